@@ -1,0 +1,148 @@
+"""The `pops` command line (also `python -m pops`)."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+from typing import Sequence
+
+from . import clock, migrate
+from .db import bind
+from .settings import Settings, SettingsError
+
+
+def _fail(message: str, code: int = 2) -> int:
+    print(f"pops: {message}", file=sys.stderr)
+    return code
+
+
+def _open(settings: Settings, *, upgrade: bool = False):
+    db = bind(settings.database_url)
+    db.connect(reuse_if_open=True)
+    if upgrade:
+        for name in migrate.upgrade(db):
+            print(f"applied migration {name}")
+    else:
+        migrate.require_current(db)
+    return db
+
+
+def _serve(settings: Settings, host: str, port: int) -> int:
+    import uvicorn
+
+    from .app import create_app
+
+    db = _open(settings)
+    db.close()
+    app = create_app(settings)
+    uvicorn.run(app, host=host, port=port, proxy_headers=True, log_level="info", server_header=False)
+    return 0
+
+
+def _served_at(settings: Settings, host: str, port: int) -> Settings:
+    """Without POPS_BASE_URL, links and origin checks use the address being served."""
+    if "POPS_BASE_URL" in os.environ:
+        return settings
+    shown = "127.0.0.1" if host in {"0.0.0.0", "::"} else host
+    return dataclasses.replace(settings, base_url=f"http://{shown}:{port}")
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings = _served_at(Settings.from_env().with_secret(), args.host, args.port)
+    return _serve(settings, args.host, args.port)
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    db = _open(settings, upgrade=True)
+    db.close()
+    print("database is up to date")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from .importer import ImportRefused, format_problems, import_file
+
+    settings = Settings.from_env()
+    db = _open(settings)
+    try:
+        result = import_file(args.file)
+    except ImportRefused as refused:
+        print(f"pops import: {args.file} was refused; nothing was written.", file=sys.stderr)
+        print(format_problems(refused.problems), file=sys.stderr)
+        return 1
+    except OSError as exc:
+        return _fail(f"cannot read {args.file}: {exc.strerror or exc}")
+    finally:
+        db.close()
+    print(result.summary())
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from . import demo
+    from .importer import import_document
+    from .models import Group, Guarantor
+
+    settings = Settings.from_env()
+    if "POPS_ENV" not in os.environ:
+        settings = dataclasses.replace(settings, environment="development")
+    settings = _served_at(settings.with_secret(), args.host, args.port)
+    db = _open(settings, upgrade=True)
+    with db.atomic():
+        result = import_document(demo.build_document(clock.now().date()))
+    print(result.summary())
+    main_guarantor = Guarantor.get(Guarantor.account == demo.DEMO_ACCOUNTS["main"])
+    group: Group = main_guarantor.group
+    sign_in = demo.DEMO_SIGN_IN
+    base = settings.base_url
+    print()
+    print("POPS demo is ready.")
+    print(f"  Portal:        {base}/")
+    print(f"  Patient sign-in ({group.name}): {base}/login?group={group.code}")
+    print(f"    first name {sign_in['first_name']}, last name {sign_in['last_name']}, date of birth {sign_in['date_of_birth']};")
+    print("    the one-time code goes to the outbox, readable in the staff console")
+    db.close()
+    if args.no_serve:
+        return 0
+    print(f"  Serving on http://{args.host}:{args.port}/  (Ctrl+C to stop)")
+    return _serve(settings, args.host, args.port)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pops", description="POPS: Patient Online Payments")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the web server")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(func=cmd_serve)
+
+    demo = sub.add_parser("demo", help="seed demo data into the configured database and serve")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8000)
+    demo.add_argument("--no-serve", action="store_true", help="seed and print, then exit")
+    demo.set_defaults(func=cmd_demo)
+
+    imp = sub.add_parser("import", help="import a ledger document (spec/import-v1.md)")
+    imp.add_argument("file")
+    imp.set_defaults(func=cmd_import)
+
+    mig = sub.add_parser("migrate", help="create or upgrade the database schema")
+    mig.set_defaults(func=cmd_migrate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except SettingsError as exc:
+        return _fail(str(exc))
+    except migrate.MigrationNeeded as exc:
+        return _fail(str(exc))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

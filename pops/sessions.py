@@ -1,0 +1,150 @@
+"""Server-side sessions, one mechanism for patients (QuickPay, portal, staff mirror) and staff.
+
+The browser holds only a random token; the row holds who, how, since when and until when.
+Idle deadline from the group (patients) or the settings (staff); 12 hours at most either way.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from typing import TypeVar
+
+from . import clock
+from .models import Group, Guarantor, Link, PatientSession, SessionBase, SessionPage, Staff, StaffSession
+
+MAX_AGE = dt.timedelta(hours=12)
+WARN_BEFORE = dt.timedelta(minutes=1)
+STAFF_IDLE = dt.timedelta(minutes=15)
+
+S = TypeVar("S", bound=SessionBase)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _deadline(started_at: dt.datetime, idle: dt.timedelta) -> dt.datetime:
+    return min(clock.now() + idle, started_at + MAX_AGE)
+
+
+def idle_timeout(session: SessionBase) -> dt.timedelta:
+    if isinstance(session, PatientSession):
+        return dt.timedelta(minutes=session.group.session_idle_timeout)
+    return STAFF_IDLE
+
+
+def start_patient(
+    guarantor: Guarantor,
+    origin: str,
+    auth: str,
+    *,
+    quickpay: bool = False,
+    link: Link | None = None,
+    staff: Staff | None = None,
+    ip: str = "",
+    user_agent: str = "",
+) -> tuple[str, PatientSession]:
+    """A new patient-side session; returns the cookie token (never stored) and the row."""
+    token = secrets.token_urlsafe(32)
+    group: Group = guarantor.group
+    now = clock.now()
+    session = PatientSession.create(
+        token_hash=hash_token(token),
+        guarantor=guarantor,
+        group=group,
+        origin=origin,
+        auth=auth,
+        quickpay=quickpay,
+        link=link,
+        staff=staff,
+        started_at=now,
+        last_seen_at=now,
+        expires_at=min(now + dt.timedelta(minutes=group.session_idle_timeout), now + MAX_AGE),
+        ip=ip[:64],
+        user_agent=user_agent[:300],
+    )
+    return token, session
+
+
+def start_staff(staff: Staff, *, idle: dt.timedelta = STAFF_IDLE, ip: str = "", user_agent: str = "") -> tuple[str, StaffSession]:
+    token = secrets.token_urlsafe(32)
+    now = clock.now()
+    session = StaffSession.create(
+        token_hash=hash_token(token),
+        staff=staff,
+        started_at=now,
+        last_seen_at=now,
+        expires_at=min(now + idle, now + MAX_AGE),
+        ip=ip[:64],
+        user_agent=user_agent[:300],
+    )
+    return token, session
+
+
+def load(model: type[S], token: str | None, *, touch: bool = True, idle: dt.timedelta | None = None) -> S | None:
+    """The live session for a cookie token, or None; an expired one is ended on the way.
+
+    `touch` counts this request as activity and moves the idle deadline; a status poll passes False.
+    """
+    if not token or len(token) > 128:
+        return None
+    session = model.get_or_none((model.token_hash == hash_token(token)) & (model.ended_at.is_null()))
+    if session is None:
+        return None
+    now = clock.now()
+    if now >= session.expires_at:
+        end(session, "limit" if now >= session.started_at + MAX_AGE else "idle", at=session.expires_at)
+        return None
+    if touch:
+        session.last_seen_at = now
+        session.expires_at = _deadline(session.started_at, idle or idle_timeout(session))
+        model.update(last_seen_at=session.last_seen_at, expires_at=session.expires_at).where(
+            (model.id == session.id) & (model.ended_at.is_null())
+        ).execute()
+    return session
+
+
+def remaining(session: SessionBase) -> dt.timedelta:
+    return max(session.expires_at - clock.now(), dt.timedelta(0))
+
+
+def should_warn(session: PatientSession) -> bool:
+    """True in the last minute before an idle end, when the group lets the patient extend."""
+    return session.group.allow_session_extension and remaining(session) <= WARN_BEFORE
+
+
+def extend(session: PatientSession) -> bool:
+    """Push the idle deadline out again, if the group allows it and the 12-hour limit leaves room."""
+    if not session.group.allow_session_extension or session.ended_at is not None:
+        return False
+    new_deadline = _deadline(session.started_at, idle_timeout(session))
+    if new_deadline <= session.expires_at:
+        return False
+    rows = PatientSession.update(
+        expires_at=new_deadline,
+        last_seen_at=clock.now(),
+        extensions=PatientSession.extensions + 1,
+    ).where((PatientSession.id == session.id) & (PatientSession.ended_at.is_null())).execute()
+    if rows:
+        session.expires_at = new_deadline
+        session.extensions += 1
+    return bool(rows)
+
+
+def end(session: SessionBase, reason: str = "logout", at: dt.datetime | None = None) -> None:
+    """End a session on the server; its cookie is worthless from now on."""
+    model = type(session)
+    at = at or clock.now()
+    model.update(ended_at=at, end_reason=reason).where(
+        (model.id == session.id) & (model.ended_at.is_null())
+    ).execute()
+    session.ended_at = at
+    session.end_reason = reason
+
+
+def record_page(session: PatientSession, path: str) -> None:
+    """One page visit, for the Session Usage report."""
+    SessionPage.create(session=session, path=path[:300], at=clock.now())
+    PatientSession.update(pages=PatientSession.pages + 1).where(PatientSession.id == session.id).execute()
+    session.pages += 1

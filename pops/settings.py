@@ -1,0 +1,85 @@
+"""Settings from POPS_* environment variables."""
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES_DIR = ROOT / "templates"
+STATIC_DIR = ROOT / "static"
+
+
+class SettingsError(Exception):
+    """A setting is missing or wrong; the message says how to fix it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "sqlite:///var/pops.sqlite3"
+    secret_key: str | None = None
+    base_url: str = "http://127.0.0.1:8000"
+    environment: str = "production"
+    data_dir: Path = Path("var")
+    staff_idle_minutes: int = 15
+    session_max_hours: int = 12
+    smtp_url: str | None = None
+    mail_from: str = "POPS <no-reply@pops.invalid>"
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
+        env = dict(os.environ if env is None else env)
+        defaults = cls()
+        try:
+            staff_idle = int(env.get("POPS_STAFF_IDLE_MINUTES", defaults.staff_idle_minutes))
+        except ValueError as exc:
+            raise SettingsError("POPS_STAFF_IDLE_MINUTES must be a whole number of minutes") from exc
+        environment = env.get("POPS_ENV", defaults.environment).strip().lower()
+        if environment not in {"production", "development", "test"}:
+            raise SettingsError("POPS_ENV must be production, development or test")
+        return cls(
+            database_url=env.get("POPS_DATABASE_URL") or defaults.database_url,
+            secret_key=env.get("POPS_SECRET_KEY") or None,
+            base_url=(env.get("POPS_BASE_URL") or defaults.base_url).rstrip("/"),
+            environment=environment,
+            data_dir=Path(env.get("POPS_DATA_DIR") or defaults.data_dir),
+            staff_idle_minutes=staff_idle,
+            smtp_url=env.get("POPS_SMTP_URL") or None,
+            mail_from=env.get("POPS_MAIL_FROM") or defaults.mail_from,
+        )
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.base_url.startswith("https://")
+
+    def with_secret(self) -> "Settings":
+        """These settings with a usable secret key, or a SettingsError in production.
+
+        Outside production a secret is generated once and kept under the data directory,
+        so sessions and links survive a restart of the demo.
+        """
+        if self.secret_key:
+            if len(self.secret_key) < 32:
+                raise SettingsError("POPS_SECRET_KEY is too short: use at least 32 random characters")
+            return self
+        if self.environment == "production":
+            raise SettingsError(
+                "POPS_SECRET_KEY is not set. Set it to a long random value, for example:\n"
+                "  export POPS_SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')\n"
+                "(or set POPS_ENV=development to let POPS generate and keep one for a trial)"
+            )
+        return replace(self, secret_key=kept_secret(self.data_dir))
+
+
+def kept_secret(data_dir: Path) -> str:
+    """The secret kept in DATA_DIR/secret-key, created on first use (readable by the owner only)."""
+    path = data_dir / "secret-key"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key + "\n")
+    return key

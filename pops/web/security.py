@@ -1,0 +1,79 @@
+"""Headers every response carries, and the same-origin check on unsafe requests."""
+from __future__ import annotations
+
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.responses import PlainTextResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+CSP = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+        "object-src 'none'",
+    ]
+)
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=(self)",
+}
+UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+class SecurityMiddleware:
+    """Adds the security headers; refuses cross-site unsafe requests (Sec-Fetch-Site / Origin).
+
+    Pages that show patient data set their own Cache-Control; everything but /static is no-store.
+    """
+
+    def __init__(self, app: ASGIApp, base_url: str) -> None:
+        self.app = app
+        self.base_origin = base_url.rstrip("/")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if scope["method"] in UNSAFE_METHODS and not self._same_origin(scope):
+            response = PlainTextResponse("Cross-site request refused.", status_code=403)
+            await self._with_headers(response, scope)(scope, receive, send)
+            return
+        await self._with_headers(self.app, scope)(scope, receive, send)
+
+    def _with_headers(self, app: ASGIApp, scope: Scope) -> ASGIApp:
+        static = scope["path"].startswith("/static/")
+
+        async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
+            async def send_with_headers(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    headers = MutableHeaders(scope=message)
+                    for name, value in SECURITY_HEADERS.items():
+                        headers.setdefault(name, value)
+                    if not static:
+                        headers.setdefault("Cache-Control", "no-store")
+                await send(message)
+
+            await app(scope, receive, send_with_headers)
+
+        return wrapped
+
+    def _same_origin(self, scope: Scope) -> bool:
+        headers = Headers(scope=scope)
+        site = headers.get("sec-fetch-site")
+        if site is not None:
+            return site in {"same-origin", "none"}
+        origin = headers.get("origin")
+        if origin is None:
+            return True  # not a browser, or a browser too old to say: the form token decides
+        host = headers.get("host", "")
+        scheme = scope.get("scheme", "http")
+        return origin in {self.base_origin, f"{scheme}://{host}"}
