@@ -71,3 +71,19 @@ def frozen_clock():
     clock.freeze(FROZEN_AT)
     yield FROZEN_AT
     clock.reset()
+
+
+@pytest.fixture
+def group(db):
+    from pops.models import Group
+
+    return Group.create(code="RFM", name="Riverside Family Medicine", footer_phone="(555) 010-2000",
+                        timezone="America/Chicago", session_idle_timeout=15)
+
+
+@pytest.fixture
+def guarantor(group):
+    from pops.models import Guarantor
+
+    return Guarantor.create(account="A1001", group=group, first_name="Maria", last_name="Lopez",
+                            date_of_birth=dt.date(1981, 4, 12), email="maria@example.org", mobile="+15555550123")
