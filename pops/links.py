@@ -1,0 +1,178 @@
+"""QuickPay short links: mint, sign, redeem. The only place codes are made or read.
+
+A code is 20 Crockford base32 characters printed in groups of four: one for the purpose,
+fourteen random (70 bits), five of a truncated HMAC signature (25 bits, itsdangerous, one
+salt per purpose). A forged or mistyped code fails the signature before any database query.
+"""
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import secrets
+from dataclasses import dataclass
+from urllib.parse import unquote
+
+from itsdangerous import Signer
+
+from . import clock
+from .models import Guarantor, Link, Staff, Statement
+
+ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_DECODE = {c: c for c in ALPHABET} | {"O": "0", "I": "1", "L": "1"}
+RANDOM_CHARS = 14
+SIGNATURE_CHARS = 5
+CODE_CHARS = 1 + RANDOM_CHARS + SIGNATURE_CHARS
+
+PURPOSES = {"sms": "S", "email": "E", "statement": "Q", "desk": "D"}
+_PURPOSE_OF = {v: k for k, v in PURPOSES.items()}
+ORIGIN_OF_PURPOSE = {"sms": "sms_link", "email": "email_link", "statement": "statement_qr", "desk": "desk_qr"}
+_WRAPPING = " \t\r\n\"'“”‘’<>()[]{}.,;:!?"
+
+
+def _signer(secret_key: str, purpose: str) -> Signer:
+    return Signer(secret_key, salt=f"pops.link.{purpose}", digest_method=hashlib.sha256)
+
+
+def _signature(secret_key: str, purpose: str, body: str) -> str:
+    raw = _signer(secret_key, purpose).get_signature(body.encode())
+    digest = base64.urlsafe_b64decode(raw + b"=" * (-len(raw) % 4))
+    bits = int.from_bytes(digest[:4], "big") >> (32 - 5 * SIGNATURE_CHARS)
+    return "".join(ALPHABET[(bits >> (5 * i)) & 31] for i in reversed(range(SIGNATURE_CHARS)))
+
+
+def group_code(code: str) -> str:
+    """ABCD-EFGH-… : how a code is printed and put in URLs."""
+    return "-".join(code[i : i + 4] for i in range(0, len(code), 4))
+
+
+def normalize(text: str) -> str | None:
+    """The canonical code in what someone pasted or typed, or None if it cannot be one.
+
+    Forgives quotes, %22, surrounding punctuation, case, hyphens and spaces, O for 0, I and L for 1.
+    """
+    text = unquote(text or "")
+    text = text.strip(_WRAPPING)
+    chars = []
+    for ch in text.upper():
+        if ch in "- ":
+            continue
+        mapped = _DECODE.get(ch)
+        if mapped is None:
+            return None
+        chars.append(mapped)
+    code = "".join(chars)
+    return code if len(code) == CODE_CHARS else None
+
+
+@dataclass(frozen=True)
+class GenuineCode:
+    purpose: str
+    key: str  # the purpose and random part, as stored
+
+
+def verify(text: str, secret_key: str) -> GenuineCode | None:
+    """The code's purpose and key when its signature is right; None for anything else. No I/O."""
+    code = normalize(text)
+    if code is None:
+        return None
+    purpose = _PURPOSE_OF.get(code[0])
+    if purpose is None:
+        return None
+    key, signature = code[: 1 + RANDOM_CHARS], code[1 + RANDOM_CHARS :]
+    if not secrets.compare_digest(signature, _signature(secret_key, purpose, key)):
+        return None
+    return GenuineCode(purpose, key)
+
+
+def mint(
+    guarantor: Guarantor,
+    purpose: str,
+    secret_key: str,
+    *,
+    max_uses: int | None = None,
+    days: int | None = None,
+    minutes: int | None = None,
+    statement: Statement | None = None,
+    created_by: Staff | None = None,
+) -> tuple[str, Link]:
+    """A new link for a guarantor; returns its printed code and its row.
+
+    Lifetime and uses default to the group: a desk QR lasts the group's Desk QR minutes and one
+    use; other links the group's link days and QuickPay Max Access Attempts.
+    """
+    if purpose not in PURPOSES:
+        raise ValueError(f"unknown link purpose {purpose!r}")
+    group = guarantor.group
+    now = clock.now()
+    if purpose == "desk":
+        lifetime = dt.timedelta(minutes=minutes if minutes is not None else group.desk_qr_minutes)
+        uses = max_uses if max_uses is not None else 1
+    else:
+        lifetime = dt.timedelta(days=days if days is not None else group.link_days, minutes=minutes or 0)
+        uses = max_uses if max_uses is not None else group.quickpay_max_uses
+    if uses < 1 or lifetime <= dt.timedelta(0):
+        raise ValueError("a link needs at least one use and a lifetime")
+    key = PURPOSES[purpose] + "".join(secrets.choice(ALPHABET) for _ in range(RANDOM_CHARS))
+    link = Link.create(
+        key=key,
+        guarantor=guarantor,
+        purpose=purpose,
+        created_at=now,
+        expires_at=now + lifetime,
+        max_uses=uses,
+        statement=statement,
+        created_by=created_by,
+    )
+    return group_code(key + _signature(secret_key, purpose, key)), link
+
+
+def url(base_url: str, code: str) -> str:
+    return f"{base_url.rstrip('/')}/q/{code}"
+
+
+@dataclass(frozen=True)
+class Redemption:
+    status: str  # "ok", "unknown" (404), "expired", "used_up", "revoked" (410)
+    link: Link | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+def redeem(text: str, secret_key: str) -> Redemption:
+    """Use one access of a link. The counter moves in one conditional UPDATE, never read-then-write."""
+    genuine = verify(text, secret_key)
+    if genuine is None:
+        return Redemption("unknown")
+    now = clock.now()
+    used = (
+        Link.update(uses=Link.uses + 1)
+        .where(
+            (Link.key == genuine.key)
+            & (Link.uses < Link.max_uses)
+            & (Link.expires_at > now)
+            & (Link.revoked_at.is_null())
+        )
+        .execute()
+    )
+    link = Link.get_or_none(Link.key == genuine.key)
+    if link is None:
+        return Redemption("unknown")
+    if used:
+        return Redemption("ok", link)
+    if link.revoked_at is not None:
+        return Redemption("revoked", link)
+    if link.expires_at <= now:
+        return Redemption("expired", link)
+    return Redemption("used_up", link)
+
+
+def revoke_all(guarantor: Guarantor) -> int:
+    """Revoke every live link of a guarantor; returns how many."""
+    return (
+        Link.update(revoked_at=clock.now())
+        .where((Link.guarantor == guarantor) & (Link.revoked_at.is_null()))
+        .execute()
+    )
