@@ -80,6 +80,27 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_link_create(args: argparse.Namespace) -> int:
+    from . import links
+    from .models import Guarantor
+
+    settings = Settings.from_env().with_secret()
+    if args.uses is not None and args.uses < 1:
+        return _fail("--uses must be at least 1")
+    if args.days is not None and args.days < 1:
+        return _fail("--days must be at least 1")
+    db = _open(settings)
+    try:
+        guarantor = Guarantor.get_or_none(Guarantor.account == args.account)
+        if guarantor is None:
+            return _fail(f"no guarantor with account {args.account!r}", 1)
+        code, _ = links.mint(guarantor, args.purpose, settings.secret_key, max_uses=args.uses, days=args.days)
+    finally:
+        db.close()
+    print(links.url(settings.base_url, code))
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from . import demo
     from .importer import import_document
@@ -128,6 +149,14 @@ def build_parser() -> argparse.ArgumentParser:
     imp = sub.add_parser("import", help="import a ledger document (spec/import-v1.md)")
     imp.add_argument("file")
     imp.set_defaults(func=cmd_import)
+
+    link = sub.add_parser("link", help="QuickPay links").add_subparsers(dest="link_command", required=True)
+    create = link.add_parser("create", help="mint a QuickPay link for an account and print its URL")
+    create.add_argument("--account", required=True)
+    create.add_argument("--uses", type=int, default=None, help="maximum accesses (default: the group's)")
+    create.add_argument("--days", type=int, default=None, help="lifetime in days (default: the group's)")
+    create.add_argument("--purpose", choices=["sms", "email", "statement"], default="sms")
+    create.set_defaults(func=cmd_link_create)
 
     mig = sub.add_parser("migrate", help="create or upgrade the database schema")
     mig.set_defaults(func=cmd_migrate)
