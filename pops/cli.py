@@ -101,6 +101,30 @@ def cmd_link_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_staff_create(args: argparse.Namespace) -> int:
+    import getpass
+
+    from .staff import StaffError, create_staff, provisioning_uri
+
+    settings = Settings.from_env()
+    password = os.environ.get("POPS_STAFF_PASSWORD")
+    if password is None:
+        password = getpass.getpass("Password for %s: " % args.email)
+        if getpass.getpass("Again: ") != password:
+            return _fail("the passwords differ; nothing was created")
+    db = _open(settings)
+    try:
+        staff = create_staff(args.email, password, args.role)
+    except StaffError as exc:
+        return _fail(str(exc), 1)
+    finally:
+        db.close()
+    print(f"created {staff.role} {staff.email}")
+    print(f"TOTP secret: {staff.totp_secret}")
+    print(f"otpauth URI: {provisioning_uri(staff)}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from . import demo
     from .importer import import_document
@@ -157,6 +181,12 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--days", type=int, default=None, help="lifetime in days (default: the group's)")
     create.add_argument("--purpose", choices=["sms", "email", "statement"], default="sms")
     create.set_defaults(func=cmd_link_create)
+
+    staff = sub.add_parser("staff", help="staff accounts").add_subparsers(dest="staff_command", required=True)
+    screate = staff.add_parser("create", help="create a staff member (password from POPS_STAFF_PASSWORD or a prompt)")
+    screate.add_argument("email")
+    screate.add_argument("--role", choices=["admin", "staff"], default="staff")
+    screate.set_defaults(func=cmd_staff_create)
 
     mig = sub.add_parser("migrate", help="create or upgrade the database schema")
     mig.set_defaults(func=cmd_migrate)

@@ -39,3 +39,33 @@ def test_link_create_refuses_bad_input(env, guarantor, capsys):
     assert "no guarantor with account 'NOPE'" in capsys.readouterr().err
     assert cli.main(["link", "create", "--account", "A1001", "--uses", "0"]) == 2
     assert Link.select().count() == 0
+
+
+def test_staff_create_prints_the_totp_secret(env, db, monkeypatch, capsys):
+    import pyotp
+
+    from pops.models import Staff
+    from pops.staff import check_password
+
+    monkeypatch.setenv("POPS_STAFF_PASSWORD", "correct horse battery")
+    assert cli.main(["staff", "create", "Desk@Example.org", "--role", "admin"]) == 0
+    out = capsys.readouterr().out
+    staff = Staff.get()
+    assert staff.email == "desk@example.org" and staff.role == "admin"
+    assert f"TOTP secret: {staff.totp_secret}" in out and "otpauth://totp/" in out
+    assert "correct horse" not in staff.password_hash  # hashed, argon2
+    assert staff.password_hash.startswith("$argon2")
+    assert check_password(staff, "correct horse battery") and not check_password(staff, "wrong")
+    assert pyotp.TOTP(staff.totp_secret).now().isdigit()
+    # a second time with the same email is refused and changes nothing
+    assert cli.main(["staff", "create", "desk@example.org"]) == 1
+    assert Staff.select().count() == 1
+
+
+def test_staff_create_refuses_a_short_password(env, db, monkeypatch, capsys):
+    from pops.models import Staff
+
+    monkeypatch.setenv("POPS_STAFF_PASSWORD", "short")
+    assert cli.main(["staff", "create", "desk@example.org"]) == 1
+    assert "at least 12 characters" in capsys.readouterr().err
+    assert Staff.select().count() == 0
