@@ -8,7 +8,7 @@ from starlette.staticfiles import StaticFiles
 
 from . import db
 from .settings import STATIC_DIR, Settings
-from .web import pages
+from .web import pages, quickpay
 from .web.security import SecurityMiddleware
 
 
@@ -17,6 +17,7 @@ def create_app(settings: Settings) -> Starlette:
     db.bind(settings.database_url)
     routes = [
         *pages.routes,
+        *quickpay.routes,
         Mount("/static", app=StaticFiles(directory=str(STATIC_DIR)), name="static"),
     ]
     app = Starlette(

@@ -2,12 +2,18 @@
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+import re
+
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from .. import clock
 from ..db import database
+from ..models import Group
 from .templating import render
+from .util import with_db
+
+_COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
 
 
 def healthz(request: Request) -> Response:
@@ -28,7 +34,19 @@ def home(request: Request) -> Response:
     return render(request, "home.html", {"title": "Pay your medical bill"})
 
 
+@with_db
+def brand_css(request: Request) -> Response:
+    """A group's colours as CSS custom properties (a stylesheet, since the CSP allows no inline style)."""
+    group = Group.get_or_none(Group.code == request.path_params["code"])
+    if group is None:
+        return PlainTextResponse("/* unknown group */", status_code=404, media_type="text/css")
+    colour = group.brand_color if _COLOUR.fullmatch(group.brand_color or "") else "#1f5f8b"
+    return Response(f":root {{ --brand: {colour}; }}\n", media_type="text/css",
+                    headers={"Cache-Control": "public, max-age=300"})
+
+
 routes = [
+    Route("/brand/{code}.css", brand_css),
     Route("/healthz", healthz),
     Route("/", home),
 ]
