@@ -125,29 +125,52 @@ def cmd_staff_create(args: argparse.Namespace) -> int:
     return 0
 
 
+DEMO_STAFF = {"email": "admin@demo.pops.example", "password": "demo-password-2026"}
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
-    from . import demo
+    from . import demo, links
     from .importer import import_document
-    from .models import Group, Guarantor
+    from .models import MODELS, Group, Guarantor, Staff
+    from .staff import create_staff
 
     settings = Settings.from_env()
     if "POPS_ENV" not in os.environ:
         settings = dataclasses.replace(settings, environment="development")
     settings = _served_at(settings.with_secret(), args.host, args.port)
     db = _open(settings, upgrade=True)
+    document = demo.build_document(clock.now().date())
+    try:
+        stale = demo.stale_demo_data(document)
+    except demo.DemoRefused as exc:
+        print(f"pops demo: {exc}", file=sys.stderr)
+        return 1
+    if stale:
+        # Demo data from another day: start again rather than pile today's ledger on top of it.
+        db.drop_tables(MODELS)
+        db.execute_sql("DROP TABLE IF EXISTS schema_migration")
+        migrate.upgrade(db)
+        print("The demo data were built for another day; the demo database was rebuilt for today.")
     with db.atomic():
-        result = import_document(demo.build_document(clock.now().date()))
+        result = import_document(document)
+        main_guarantor = Guarantor.get(Guarantor.account == demo.DEMO_ACCOUNTS["main"])
+        code, _ = links.mint(main_guarantor, "sms", settings.secret_key)
+        staff = Staff.get_or_none(Staff.email == DEMO_STAFF["email"])
+        if staff is None:
+            staff = create_staff(DEMO_STAFF["email"], DEMO_STAFF["password"], "admin")
     print(result.summary())
-    main_guarantor = Guarantor.get(Guarantor.account == demo.DEMO_ACCOUNTS["main"])
     group: Group = main_guarantor.group
     sign_in = demo.DEMO_SIGN_IN
     base = settings.base_url
     print()
     print("POPS demo is ready.")
-    print(f"  Portal:        {base}/")
-    print(f"  Patient sign-in ({group.name}): {base}/login?group={group.code}")
-    print(f"    first name {sign_in['first_name']}, last name {sign_in['last_name']}, date of birth {sign_in['date_of_birth']};")
-    print("    the one-time code goes to the outbox, readable in the staff console")
+    print(f"  QuickPay link ({main_guarantor.full_name}, {group.name}):")
+    print(f"    {links.url(base, code)}")
+    print(f"  Patient sign-in: {base}/login?group={group.code}")
+    print(f"    first name {sign_in['first_name']}, last name {sign_in['last_name']},"
+          f" date of birth {sign_in['date_of_birth']}; the one-time code goes to the outbox")
+    print(f"  Staff console: {base}/staff")
+    print(f"    email {staff.email}, password {DEMO_STAFF['password']}, TOTP secret {staff.totp_secret}")
     db.close()
     if args.no_serve:
         return 0

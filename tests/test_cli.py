@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 import pytest
 
@@ -69,3 +70,58 @@ def test_staff_create_refuses_a_short_password(env, db, monkeypatch, capsys):
     assert cli.main(["staff", "create", "desk@example.org"]) == 1
     assert "at least 12 characters" in capsys.readouterr().err
     assert Staff.select().count() == 0
+
+
+def test_demo_seeds_through_the_import_prints_working_details_and_is_repeatable(env, db, capsys):
+    from pops import demo
+    from pops.models import Group, Guarantor, Staff
+    from pops.staff import check_password
+
+    assert cli.main(["demo", "--no-serve"]) == 0
+    out = capsys.readouterr().out
+    assert Group.select().count() >= 2
+    assert Guarantor.select().count() >= 30
+    url = next(word for word in out.split() if "/q/" in word)
+    assert url.startswith("https://pay.example.org/q/")
+    redeemed = links.redeem(url.rsplit("/", 1)[1], SECRET)
+    assert redeemed.ok and redeemed.link.guarantor.account == demo.DEMO_ACCOUNTS["main"]
+    sign_in = demo.DEMO_SIGN_IN
+    assert f"first name {sign_in['first_name']}, last name {sign_in['last_name']}" in out
+    staff = Staff.get(Staff.email == cli.DEMO_STAFF["email"])
+    assert check_password(staff, cli.DEMO_STAFF["password"]) and staff.totp_secret in out
+
+    # a second run the same day changes nothing in the ledger and keeps the staff login
+    assert cli.main(["demo", "--no-serve"]) == 0
+    again = capsys.readouterr().out
+    assert " created" in again and "guarantors: 0 created, 0 updated" in again
+    assert Staff.select().count() == 1
+
+
+def test_demo_on_a_later_day_rebuilds_rather_than_piling_up(env, db, capsys):
+    from pops import demo
+    from pops.ledger import balances_for
+    from pops.models import Encounter, Guarantor
+
+    assert cli.main(["demo", "--no-serve"]) == 0
+    capsys.readouterr()
+    clock.advance(dt.timedelta(days=45))
+    assert cli.main(["demo", "--no-serve"]) == 0
+    assert "rebuilt for today" in capsys.readouterr().out
+
+    document = demo.build_document(clock.now().date())
+    expected = {(g["account"], e["id"]) for g in document["guarantors"] for e in g["encounters"]}
+    held = set(Encounter.select(Guarantor.account, Encounter.ext_id).join(Guarantor).tuples())
+    assert held == expected
+    main = next(g for g in document["guarantors"] if g["account"] == demo.DEMO_ACCOUNTS["main"])
+    statement = max(main["statements"], key=lambda s: s["date"])
+    main_row = Guarantor.get(Guarantor.account == demo.DEMO_ACCOUNTS["main"])
+    assert balances_for(main_row).statement_balance == Decimal(statement["balance"])
+
+
+def test_demo_refuses_a_database_with_other_practices(env, db, capsys):
+    from pops.models import Group, Guarantor
+
+    Group.create(code="OAK", name="Oak Street Clinic")
+    assert cli.main(["demo", "--no-serve"]) == 1
+    assert "not the demo's (OAK)" in capsys.readouterr().err
+    assert [g.code for g in Group.select()] == ["OAK"] and Guarantor.select().count() == 0
