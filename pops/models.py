@@ -141,6 +141,9 @@ class Guarantor(BaseModel):
     notify_balance_paper = BooleanField(default=True)
     notify_appointment_email = BooleanField(default=True)
     notify_appointment_text = BooleanField(default=True)
+    # Moved on by every payment started: a pay form carries the value it was shown with, so a
+    # second tab or a stale form cannot start a second payment (one conditional UPDATE decides).
+    payment_seq = IntegerField(default=0)
 
     @property
     def display_name(self) -> str:
@@ -265,6 +268,14 @@ class ReferenceBatch(BaseModel):
     closed_by = ForeignKeyField(Staff, null=True, on_delete="RESTRICT")
 
 
+# At most one open batch per group and day; a closed batch never changes, so a later payment
+# that day opens a second one.
+ReferenceBatch.add_index(
+    ReferenceBatch.index(
+        ReferenceBatch.group, ReferenceBatch.batch_date, unique=True, where=(ReferenceBatch.status == "open")
+    )
+)
+
 RECEIPT_STATUSES = ("pending", "paid", "unsuccessful", "refunded", "partially_refunded")
 RECEIPT_SOURCES = ("pops", "office", "mail")
 
@@ -372,6 +383,71 @@ class StaffSession(SessionBase):
     staff = ForeignKeyField(Staff, backref="sessions", on_delete="CASCADE")
 
 
+CODE_PURPOSES = ("sign_in", "verify_email", "verify_mobile")
+
+
+class OneTimeCode(BaseModel):
+    """A 6-digit code sent for one sign-in attempt (or one contact change), stored hashed."""
+
+    attempt = CharField(max_length=64, unique=True)  # the random id of the attempt it belongs to
+    purpose = CharField(max_length=20)
+    guarantor = ForeignKeyField(Guarantor, backref="codes", on_delete="CASCADE")
+    channel = CharField(max_length=10)  # "sms" or "email"
+    destination = CharField(max_length=254)
+    code_hash = CharField(max_length=128)
+    created_at = UTCDateTimeField(default=_now, index=True)
+    expires_at = UTCDateTimeField()
+    used_at = UTCDateTimeField(null=True)
+    failures = IntegerField(default=0)
+    ip = CharField(max_length=64, default="")
+
+
+# --- payments ------------------------------------------------------------------------
+
+class StoredCard(BaseModel):
+    """A card the patient asked the gateway to keep: its token, brand, last four and expiry only."""
+
+    guarantor = ForeignKeyField(Guarantor, backref="stored_cards", on_delete="CASCADE")
+    gateway_token = CharField(max_length=100, unique=True)
+    brand = CharField(max_length=40)
+    last4 = CharField(max_length=4)
+    exp_month = IntegerField()
+    exp_year = IntegerField()
+    created_at = UTCDateTimeField(default=_now)
+    removed_at = UTCDateTimeField(null=True)
+
+
+PAYMENT_STATUSES = ("attempt", "pending", "paid", "declined", "error", "canceled")
+
+
+class PaymentAttempt(BaseModel):
+    """One try at paying, stored before the gateway is called and settled exactly once.
+
+    attempt (key recorded) -> pending (at the gateway, or its answer not yet confirmed)
+    -> paid | declined | error | canceled. The key is the gateway's idempotency key.
+    """
+
+    key = CharField(max_length=64, unique=True)
+    guarantor = ForeignKeyField(Guarantor, backref="payment_attempts", on_delete="RESTRICT")
+    session = ForeignKeyField(PatientSession, null=True, on_delete="SET NULL")
+    staff = ForeignKeyField(Staff, null=True, on_delete="RESTRICT")  # taken in a mirror session
+    entrance = CharField(max_length=10)  # "quickpay" or "portal"
+    amount = MoneyField()
+    amount_choice = CharField(max_length=20)  # "amount_due", "current_balance", "other"
+    status = CharField(max_length=10, default="attempt", index=True)
+    created_at = UTCDateTimeField(default=_now)
+    updated_at = UTCDateTimeField(default=_now)
+    settled_at = UTCDateTimeField(null=True)
+    gateway_checkout = CharField(max_length=100, default="")
+    gateway_transaction = CharField(max_length=100, default="")
+    method = CharField(max_length=20, default="")  # "card", "google_pay", "apple_pay"
+    card_type = CharField(max_length=40, default="")
+    last4 = CharField(max_length=4, default="")
+    message = CharField(max_length=300, default="")  # why it was declined or failed
+    stored_card = ForeignKeyField(StoredCard, null=True, on_delete="SET NULL")
+    receipt = ForeignKeyField(Receipt, null=True, on_delete="RESTRICT")
+
+
 # --- records ------------------------------------------------------------------------------
 
 class AuditLog(BaseModel):
@@ -415,6 +491,74 @@ class ContactChange(BaseModel):
     cleared_at = UTCDateTimeField(null=True)  # the PM system caught up
 
 
+REQUEST_KINDS = ("register_patient", "modify_patient")
+
+
+class PatientRequest(BaseModel):
+    """A patient's request the practice reviews: a new dependant, or a change to a patient."""
+
+    guarantor = ForeignKeyField(Guarantor, backref="requests", on_delete="CASCADE")
+    kind = CharField(max_length=20)
+    detail = TextField()  # JSON: the fields the patient filled in
+    created_at = UTCDateTimeField(default=_now, index=True)
+    handled_at = UTCDateTimeField(null=True)
+    handled_by = ForeignKeyField(Staff, null=True, on_delete="RESTRICT")
+
+
+# --- the sandbox gateway's own records (a real gateway keeps these on its side) -----------
+
+class SandboxCheckout(BaseModel):
+    """A hosted-page checkout the sandbox gateway opened for POPS."""
+
+    token = CharField(max_length=64, unique=True)
+    idempotency_key = CharField(max_length=64, unique=True)
+    amount = MoneyField()
+    description = CharField(max_length=200, default="")
+    return_url = CharField(max_length=500)
+    options = TextField(default="{}")  # JSON: require_cvv, wallets, allow_store, card_enabled
+    status = CharField(max_length=10, default="open")  # "open", "completed", "canceled"
+    created_at = UTCDateTimeField(default=_now)
+    expires_at = UTCDateTimeField()
+    charge = CharField(max_length=64, default="")  # the SandboxCharge's transaction id
+    result_token_used = BooleanField(default=False)
+
+
+class SandboxCharge(BaseModel):
+    """A sale the sandbox gateway made (approved, declined or failed), with its refunds."""
+
+    transaction = CharField(max_length=64, unique=True)
+    idempotency_key = CharField(max_length=64, unique=True)
+    amount = MoneyField()
+    refunded = MoneyField(default=Decimal("0.00"))
+    status = CharField(max_length=20)  # "approved", "declined", "error"
+    decline_code = CharField(max_length=40, default="")
+    brand = CharField(max_length=40, default="")
+    last4 = CharField(max_length=4, default="")
+    wallet = CharField(max_length=20, default="")
+    card_token = CharField(max_length=64, default="")
+    created_at = UTCDateTimeField(default=_now)
+
+
+class SandboxRefund(BaseModel):
+    transaction = CharField(max_length=64, unique=True)
+    charge = CharField(max_length=64, index=True)
+    idempotency_key = CharField(max_length=64, unique=True)
+    amount = MoneyField()
+    created_at = UTCDateTimeField(default=_now)
+
+
+class SandboxCardToken(BaseModel):
+    """A card the sandbox keeps for reuse; it knows the number's last four only (test cards)."""
+
+    token = CharField(max_length=64, unique=True)
+    brand = CharField(max_length=40)
+    last4 = CharField(max_length=4)
+    exp_month = IntegerField()
+    exp_year = IntegerField()
+    behaviour = CharField(max_length=20, default="approve")  # what charging it does
+    created_at = UTCDateTimeField(default=_now)
+
+
 MODELS = [
     Group,
     Guarantor,
@@ -436,4 +580,12 @@ MODELS = [
     AuditLog,
     OutboxMessage,
     ContactChange,
+    StoredCard,
+    PaymentAttempt,
+    OneTimeCode,
+    PatientRequest,
+    SandboxCheckout,
+    SandboxCharge,
+    SandboxRefund,
+    SandboxCardToken,
 ]
