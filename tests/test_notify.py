@@ -1,0 +1,91 @@
+"""The outbox: every message is kept; email goes out over a real SMTP conversation when configured."""
+from __future__ import annotations
+
+import socket
+import socketserver
+import threading
+
+import pytest
+
+from pops import notify
+from pops.models import OutboxMessage
+from pops.settings import Settings
+
+
+class _SMTPHandler(socketserver.StreamRequestHandler):
+    """Just enough SMTP to accept mail: records each message's envelope and data."""
+
+    def handle(self):
+        self.wfile.write(b"220 test ESMTP\r\n")
+        envelope: dict = {"rcpt": []}
+        while line := self.rfile.readline():
+            verb = line.decode().strip().upper()
+            if verb.startswith(("EHLO", "HELO")):
+                self.wfile.write(b"250 test\r\n")
+            elif verb.startswith("MAIL FROM"):
+                envelope = {"from": line.decode().strip(), "rcpt": []}
+                self.wfile.write(b"250 ok\r\n")
+            elif verb.startswith("RCPT TO"):
+                envelope["rcpt"].append(line.decode().strip())
+                self.wfile.write(b"250 ok\r\n")
+            elif verb == "DATA":
+                self.wfile.write(b"354 go ahead\r\n")
+                data = []
+                while (chunk := self.rfile.readline()) not in (b".\r\n", b""):
+                    data.append(chunk.decode())
+                envelope["data"] = "".join(data)
+                self.server.received.append(envelope)
+                self.wfile.write(b"250 queued\r\n")
+            elif verb == "QUIT":
+                self.wfile.write(b"221 bye\r\n")
+                return
+            else:
+                self.wfile.write(b"250 ok\r\n")
+
+
+@pytest.fixture
+def smtp_server():
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _SMTPHandler)
+    server.daemon_threads = True
+    server.received = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def _settings(smtp_url=None):
+    return Settings(secret_key="s" * 40, smtp_url=smtp_url, mail_from="Billing <billing@example.org>")
+
+
+def test_without_smtp_messages_stay_in_the_outbox(guarantor):
+    notify.queue_email("maria@example.org", "Your receipt", "Thank you", purpose="receipt", guarantor=guarantor)
+    notify.queue_sms("+15555550123", "Your code is 123456", purpose="sign_in", guarantor=guarantor)
+    assert notify.deliver(_settings()) == 0
+    assert [m.status for m in OutboxMessage.select().order_by(OutboxMessage.id)] == ["outbox", "outbox"]
+
+
+def test_email_goes_out_over_smtp_and_sms_stays(guarantor, smtp_server):
+    host, port = smtp_server.server_address
+    notify.queue_email("maria@example.org", "Your receipt", "Receipt POPS-000001\n$25.00", purpose="receipt")
+    notify.queue_sms("+15555550123", "Pay here", purpose="balance")
+    assert notify.deliver(_settings(f"smtp://{host}:{port}")) == 1
+    [mail] = smtp_server.received
+    assert "maria@example.org" in mail["rcpt"][0]
+    assert "Subject: Your receipt" in mail["data"] and "Receipt POPS-000001" in mail["data"]
+    assert "From: Billing <billing@example.org>" in mail["data"]
+    email, sms = OutboxMessage.select().order_by(OutboxMessage.id)
+    assert email.status == "sent" and email.sent_at is not None
+    assert sms.status == "outbox"
+    assert notify.deliver(_settings(f"smtp://{host}:{port}")) == 0  # nothing sent twice
+
+
+def test_an_unreachable_smtp_server_keeps_the_message_for_later(guarantor):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # nothing listens here once the probe is closed
+    notify.queue_email("maria@example.org", "Your receipt", "Thank you", purpose="receipt")
+    assert notify.deliver(_settings(f"smtp://127.0.0.1:{port}")) == 0
+    message = OutboxMessage.get()
+    assert message.status == "outbox" and message.error
