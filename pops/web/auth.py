@@ -1,10 +1,14 @@
 """Session cookies: patient and staff apart, HttpOnly, SameSite=Lax, Secure behind HTTPS."""
 from __future__ import annotations
 
+import functools
+from typing import Callable
+
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from .. import sessions
+from ..db import database
 from ..models import PatientSession
 
 PATIENT_COOKIE = "pops_session"
@@ -15,7 +19,7 @@ def _secure(request: Request) -> bool:
     return request.app.state.settings.secure_cookies or request.url.scheme == "https"
 
 
-def set_session_cookie(response: Response, request: Request, name: str, token: str) -> None:
+def set_cookie(response: Response, request: Request, name: str, token: str) -> None:
     response.set_cookie(name, token, httponly=True, samesite="lax", secure=_secure(request), path="/")
 
 
@@ -32,3 +36,24 @@ def end_current_patient_session(request: Request) -> None:
     current = patient_session(request, touch=False)
     if current is not None:
         sessions.end(current, "replaced")
+
+
+def portal_page(endpoint: Callable[[Request, PatientSession], Response]) -> Callable[[Request], Response]:
+    """A full-portal page: needs a live portal session (signed in, or a staff mirror of one).
+
+    Without one the patient is sent to sign in; a QuickPay session must verify first ("View
+    Account"). Each visit is recorded for the Session Usage report.
+    """
+
+    @functools.wraps(endpoint)
+    def wrapper(request: Request) -> Response:
+        with database.connection_context():
+            session = patient_session(request)
+            if session is None:
+                return RedirectResponse("/login", status_code=303)
+            if session.quickpay:
+                return RedirectResponse("/login?view_account=1", status_code=303)
+            sessions.record_page(session, request.url.path)
+            return endpoint(request, session)
+
+    return wrapper

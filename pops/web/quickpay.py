@@ -7,7 +7,7 @@ from starlette.routing import Route
 
 from .. import links, ledger, sessions
 from ..balances import pay_options
-from .auth import PATIENT_COOKIE, end_current_patient_session, patient_session, set_session_cookie
+from .auth import PATIENT_COOKIE, end_current_patient_session, patient_session, set_cookie
 from .templating import render
 from .util import client_ip, with_db
 
@@ -31,7 +31,7 @@ def open_link(request: Request) -> Response:
         ip=client_ip(request), user_agent=request.headers.get("user-agent", ""),
     )
     response = RedirectResponse("/quickpay", status_code=303, headers=NO_REFERRER)
-    set_session_cookie(response, request, PATIENT_COOKIE, token)
+    set_cookie(response, request, PATIENT_COOKIE, token)
     return response
 
 

@@ -10,6 +10,8 @@ from starlette.responses import HTMLResponse
 
 from ..money import format_money
 from ..settings import TEMPLATES_DIR
+from .auth import set_cookie
+from .util import CSRF_COOKIE, CSRF_FIELD, csrf_token
 
 HTMX_VERSION = "2.0.11"
 
@@ -60,11 +62,14 @@ def render(
     headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
     """Render a page, or only its block when htmx asks; pages vary on HX-Request."""
-    ctx = {"request": request, **(context or {})}
+    ctx = {"request": request, "csrf_field": CSRF_FIELD, "csrf_token": lambda: csrf_token(request), **(context or {})}
     if htmx(request).wants_fragment:
         html = render_block(env, template, block, ctx)
     else:
         html = env.get_template(template).render(ctx)
     response = HTMLResponse(html, status_code=status_code, headers=headers)
     response.headers.append("Vary", "HX-Request")
+    new_token = getattr(request.state, "new_csrf", None)
+    if new_token:
+        set_cookie(response, request, CSRF_COOKIE, new_token)
     return response
