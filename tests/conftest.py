@@ -87,3 +87,48 @@ def guarantor(group):
 
     return Guarantor.create(account="A1001", group=group, first_name="Maria", last_name="Lopez",
                             date_of_birth=dt.date(1981, 4, 12), email="maria@example.org", mobile="+15555550123")
+
+
+# --- the web application over HTTP ---------------------------------------------------------
+
+SECRET = "q" * 48
+CSRF = "csrf-token-for-tests-0123456789"
+
+
+@pytest.fixture
+def settings(db_url):
+    from pops.settings import Settings
+
+    return Settings(database_url=db_url, secret_key=SECRET, environment="test", base_url="http://testserver")
+
+
+@pytest.fixture
+def app(settings):
+    from pops.app import create_app
+
+    return create_app(settings)
+
+
+@pytest.fixture
+def client(app, db):
+    """A browser: no redirects followed, and a form token cookie that post_form() sends back."""
+    from starlette.testclient import TestClient
+
+    with TestClient(app, follow_redirects=False) as client:
+        client.cookies.set("pops_csrf", CSRF)
+        yield client
+
+
+def post_form(client, url: str, data: dict | None = None, **kwargs):
+    """POST a plain form as the browser would, with its form token."""
+    return client.post(url, data={"csrf": CSRF, **(data or {})}, **kwargs)
+
+
+def sign_in_as(client, guarantor, *, quickpay: bool = False, origin: str = "sign_in", staff=None):
+    """Give `client` a live patient session for `guarantor` (as a completed sign-in or link would)."""
+    from pops import sessions
+
+    auth = "staff" if staff else ("quickpay" if quickpay else "code")
+    token, session = sessions.start_patient(guarantor, origin, auth, quickpay=quickpay, staff=staff)
+    client.cookies.set("pops_session", token)
+    return session

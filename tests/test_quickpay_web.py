@@ -14,19 +14,7 @@ from pops.db import database
 from pops.models import Encounter, EncounterLine, Guarantor, Link, Patient, PatientSession, Statement
 from pops.settings import Settings
 
-SECRET = "q" * 48
-
-
-@pytest.fixture
-def app(db_url):
-    return create_app(Settings(database_url=db_url, secret_key=SECRET, environment="test",
-                               base_url="http://testserver"))
-
-
-@pytest.fixture
-def client(app, db):
-    with TestClient(app, follow_redirects=False) as client:
-        yield client
+from conftest import SECRET
 
 
 def owe(guarantor, amount="80.00", statement_due="80.00"):
