@@ -312,6 +312,8 @@ class Transaction(BaseModel):
     created_at = UTCDateTimeField(default=_now)
     refund_receipt_number = CharField(max_length=64, default="")
     staff = ForeignKeyField(Staff, null=True, on_delete="RESTRICT")
+    batch = ForeignKeyField(ReferenceBatch, null=True, backref="transactions", on_delete="RESTRICT")  # a refund's batch
+    idempotency_key = CharField(max_length=64, null=True, unique=True)
 
 
 class ReceiptApplication(BaseModel):
