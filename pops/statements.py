@@ -1,0 +1,196 @@
+"""Paper statements: choose the statements due, mint a statement-QR link for each, print them.
+
+A statement is due when it is its guarantor's most recent statement, the guarantor still takes
+balance notices on paper, the statement had an amount due, patient payments since have not
+covered it, and the account's Amount Due is above zero. A due statement is always printed; it
+carries a QR code and typeable link only when its group prints them and the account may pay
+online (an escrow account's link would lead straight to "Payment Not Possible").
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TextIO
+
+import jinja2
+from markupsafe import Markup
+
+from . import balances, clock, ledger, links, qr
+from .models import Encounter, Group, Guarantor, Patient, Statement, StatementEncounter
+from .money import format_money
+from .settings import TEMPLATES_DIR
+
+TEMPLATE = "statements/print.html"
+_COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
+_CHUNK = 500  # ids per IN (…) list, well under every database's parameter limit
+
+
+@dataclass(frozen=True)
+class VisitLine:
+    """One encounter on a statement, as the patient reads it."""
+
+    date: dt.date
+    patient: str
+    provider: str
+    description: str
+    balance: Decimal
+
+
+@dataclass
+class DueStatement:
+    statement: Statement
+    guarantor: Guarantor
+    balances: balances.Balances
+    eligibility: balances.Eligibility
+    visits: list[VisitLine]
+    code: str | None = None  # the statement-QR link, when one is printed
+    url: str | None = None
+
+    @property
+    def group(self) -> Group:
+        return self.guarantor.group
+
+    @property
+    def prints_link(self) -> bool:
+        return self.group.print_link_and_qr_on_statements and self.eligibility.allowed
+
+
+@dataclass(frozen=True)
+class Run:
+    statements: list[DueStatement]
+
+    @property
+    def links_minted(self) -> int:
+        return sum(1 for due in self.statements if due.code)
+
+
+def _chunks(values: list, size: int = _CHUNK) -> Iterator[list]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _latest_statements(groups: Iterable[Group]) -> list[Statement]:
+    """Each paper-taking guarantor's most recent statement that had an amount due (guarantor and group loaded)."""
+    by_guarantor: dict[int, list[Statement]] = defaultdict(list)
+    query = (
+        Statement.select(Statement, Guarantor, Group)
+        .join(Guarantor)
+        .join(Group)
+        .where(Group.id.in_([g.id for g in groups]) & (Guarantor.notify_balance_paper == True))  # noqa: E712 (SQL)
+    )
+    for statement in query:
+        by_guarantor[statement.guarantor_id].append(statement)
+    latest = []
+    for rows in by_guarantor.values():
+        numbered = {s.number: s for s in rows}
+        last = balances.last_statement(_facts(s) for s in rows)
+        statement = numbered[last.number]
+        if statement.amount_due > 0:
+            latest.append(statement)
+    latest.sort(key=lambda s: (s.guarantor.group.code, s.guarantor.account))
+    return latest
+
+
+def _facts(s: Statement) -> balances.StatementFacts:
+    return balances.StatementFacts(s.number, s.date, s.due_date, s.balance, s.amount_due)
+
+
+def _visits(statement_ids: list[int]) -> dict[int, list[tuple[Encounter, str]]]:
+    """Each statement's encounters with their patient's name, in a query per few hundred statements."""
+    visits: dict[int, list[tuple[Encounter, str]]] = defaultdict(list)
+    for chunk in _chunks(statement_ids):
+        query = (
+            StatementEncounter.select(StatementEncounter.statement, Encounter, Patient)
+            .join(Encounter)
+            .join(Patient)
+            .where(StatementEncounter.statement.in_(chunk))
+            .order_by(Encounter.date, Encounter.id)
+        )
+        for row in query:
+            encounter = row.encounter
+            visits[row.statement_id].append((encounter, encounter.patient.full_name))
+    return visits
+
+
+def statements_due(groups: Iterable[Group]) -> list[DueStatement]:
+    """The statements to print for these groups, by group code then account (see the module's rule)."""
+    groups = list(groups)
+    if not groups:
+        return []
+    latest = _latest_statements(groups)
+    due = []
+    for statement in latest:
+        guarantor = statement.guarantor
+        facts = ledger.account_facts(guarantor)
+        group = guarantor.group
+        owed = balances.compute(facts, include_new_charges=group.include_new_charges_in_amount_due)
+        if owed.amount_due <= 0 or balances.statement_is_paid(_facts(statement), facts.patient_payments):
+            continue
+        open_by_encounter = {e.id: balances.encounter_balance(e) for e in facts.encounters}
+        due.append((statement, owed, balances.eligibility(owed, group.name), open_by_encounter))
+    visits = _visits([statement.id for statement, *_ in due])
+    return [
+        DueStatement(
+            statement=statement,
+            guarantor=statement.guarantor,
+            balances=owed,
+            eligibility=eligibility,
+            visits=[
+                VisitLine(e.date, patient, e.provider or e.facility_name, e.description,
+                          open_by_encounter.get(e.ext_id, Decimal("0.00")))
+                for e, patient in visits.get(statement.id, [])
+            ],
+        )
+        for statement, owed, eligibility, open_by_encounter in due
+    ]
+
+
+def mint_links(due: Iterable[DueStatement], secret_key: str, base_url: str) -> None:
+    """A statement-QR link for each statement that prints one. Call inside one transaction."""
+    for item in due:
+        if item.prints_link:
+            item.code, _ = links.mint(item.guarantor, "statement", secret_key, statement=item.statement)
+            item.url = links.url(base_url, item.code)
+
+
+def _date(value: dt.date) -> str:
+    return value.strftime("%b %-d, %Y")
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
+        autoescape=True,
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
+    env.filters["money"] = format_money
+    env.filters["date"] = _date
+    env.filters["qr"] = lambda url: Markup(qr.qr_svg(url))
+    env.filters["colour"] = lambda value: value if _COLOUR.fullmatch(value or "") else "#1f5f8b"
+    return env
+
+
+_env = _environment()
+
+
+def render(due: list[DueStatement], out: TextIO) -> None:
+    """Write one printable HTML document, one statement per page, to `out`."""
+    groups = {item.group.id: item.group for item in due}
+    template = _env.get_template(TEMPLATE)
+    for piece in template.generate(statements=due, groups=groups.values(), printed_on=clock.now().date()):
+        out.write(piece)
+
+
+def run(groups: Iterable[Group], secret_key: str, base_url: str, out: TextIO) -> Run:
+    """Choose the statements due, mint their links and print them to `out`. Call inside one transaction."""
+    due = statements_due(groups)
+    mint_links(due, secret_key, base_url)
+    render(due, out)
+    return Run(due)
