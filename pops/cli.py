@@ -125,6 +125,33 @@ def cmd_staff_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_statements_run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from . import statements
+    from .models import Group
+
+    settings = Settings.from_env().with_secret()
+    out = Path(args.out or f"statements-{clock.now().date().isoformat()}.html")
+    db = _open(settings)
+    try:
+        groups = list(Group.select().order_by(Group.code))
+        if args.group is not None:
+            groups = [g for g in groups if g.code == args.group]
+            if not groups:
+                known = ", ".join(g.code for g in Group.select().order_by(Group.code)) or "none"
+                return _fail(f"no group with code {args.group!r} (groups: {known}); nothing was printed", 1)
+        # The file is written inside the transaction: if it cannot be, no link is minted.
+        with db.atomic(), open(out, "w", encoding="utf-8") as fh:
+            run = statements.run(groups, settings.secret_key, settings.base_url, fh)
+    except OSError as exc:
+        return _fail(f"cannot write {out}: {exc.strerror or exc}; nothing was minted", 1)
+    finally:
+        db.close()
+    print(f"{len(run.statements)} statements ({run.links_minted} with a QR code) written to {out}")
+    return 0
+
+
 DEMO_STAFF = {"email": "admin@demo.pops.example", "password": "demo-password-2026"}
 
 
@@ -210,6 +237,12 @@ def build_parser() -> argparse.ArgumentParser:
     screate.add_argument("email")
     screate.add_argument("--role", choices=["admin", "staff"], default="staff")
     screate.set_defaults(func=cmd_staff_create)
+
+    stmts = sub.add_parser("statements", help="paper statements").add_subparsers(dest="statements_command", required=True)
+    srun = stmts.add_parser("run", help="mint a statement-QR link for each statement due and write one printable HTML file")
+    srun.add_argument("--group", default=None, help="only this group's statements (its code)")
+    srun.add_argument("--out", default=None, help="the HTML file to write (default: statements-YYYY-MM-DD.html)")
+    srun.set_defaults(func=cmd_statements_run)
 
     mig = sub.add_parser("migrate", help="create or upgrade the database schema")
     mig.set_defaults(func=cmd_migrate)
