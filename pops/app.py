@@ -9,6 +9,7 @@ from starlette.staticfiles import StaticFiles
 from . import db
 from .settings import STATIC_DIR, Settings
 from .web import pages, quickpay
+from .web import staff_auth
 from .web.security import SecurityMiddleware
 
 
@@ -18,6 +19,7 @@ def create_app(settings: Settings) -> Starlette:
     routes = [
         *pages.routes,
         *quickpay.routes,
+        *staff_auth.routes,
         Mount("/static", app=StaticFiles(directory=str(STATIC_DIR)), name="static"),
     ]
     app = Starlette(
