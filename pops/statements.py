@@ -122,11 +122,11 @@ def statements_due(groups: Iterable[Group]) -> list[DueStatement]:
     if not groups:
         return []
     latest = _latest_statements(groups)
+    all_facts = ledger.accounts_facts(s.guarantor for s in latest)
     due = []
     for statement in latest:
-        guarantor = statement.guarantor
-        facts = ledger.account_facts(guarantor)
-        group = guarantor.group
+        facts = all_facts[statement.guarantor_id]
+        group = statement.guarantor.group
         owed = balances.compute(facts, include_new_charges=group.include_new_charges_in_amount_due)
         if owed.amount_due <= 0 or balances.statement_is_paid(_facts(statement), facts.patient_payments):
             continue

@@ -1,0 +1,122 @@
+"""Time `pops statements run` on generated statements and print the figures (not a test).
+
+    .venv/bin/python bench/statements_run.py [--count N] [--keep]
+
+Builds a temporary SQLite database with N guarantors, each with a patient, two visits (one on
+the statement, one since), a statement with an amount due, and a partial payment for every
+third account; then runs the command's work (choose, mint, print) in one transaction, as
+`pops statements run` does, and prints statements per second and the file's size.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from pops import migrate, statements  # noqa: E402
+from pops.db import bind  # noqa: E402
+from pops.models import (  # noqa: E402
+    Encounter,
+    EncounterLine,
+    Group,
+    Guarantor,
+    Link,
+    Patient,
+    Statement,
+    StatementEncounter,
+)
+
+SECRET = "b" * 48
+STATEMENT_DAY = dt.date(2026, 11, 2)
+BATCH = 500
+
+
+def _insert(model, rows: list[dict]) -> None:
+    for start in range(0, len(rows), BATCH):
+        model.insert_many(rows[start : start + BATCH]).execute()
+
+
+def generate(count: int) -> None:
+    groups = [
+        Group.create(code="RFM", name="Riverside Family Medicine", footer_phone="(217) 555-0100",
+                     footer_email="billing@riverside.example.org", footer_text="400 River Rd, Springfield, IL 62701"),
+        Group.create(code="LPP", name="Lakeside Pediatric Partners", footer_phone="(216) 555-0150",
+                     include_new_charges_in_amount_due=True),
+    ]
+    guarantors, patients, encounters, lines, stmts, joins = [], [], [], [], [], []
+    for n in range(1, count + 1):
+        amount = Decimal(20 + (n * 37) % 900) + Decimal(n % 100) / 100
+        guarantors.append(dict(id=n, account=f"B{n:06d}", group=groups[n % 2].id, first_name=f"Pat{n}",
+                               last_name="O'Neil" if n % 7 == 0 else "Smith", date_of_birth=dt.date(1970, 1, 1 + n % 28),
+                               address_line1=f"{n} Main St", city="Springfield", state="IL", zip="62701"))
+        patients.append(dict(id=n, guarantor=n, ext_id="P1", first_name=f"Pat{n}", last_name="Smith"))
+        for k, (day, charge) in enumerate(((STATEMENT_DAY - dt.timedelta(days=30), amount),
+                                           (STATEMENT_DAY + dt.timedelta(days=10), Decimal("35.00")))):
+            eid = 2 * n - 1 + k
+            encounters.append(dict(id=eid, guarantor=n, ext_id=f"E{k}", patient=n, date=day, provider="Dr. Ortiz",
+                                   description="Office visit"))
+            lines.append(dict(encounter=eid, ext_id="1", kind="charge", amount=charge, date=day, code="99213"))
+        if n % 3 == 0:
+            lines.append(dict(encounter=2 * n - 1, ext_id="2", kind="patient_payment", amount=Decimal("-10.00"),
+                              date=STATEMENT_DAY + dt.timedelta(days=5)))
+        stmts.append(dict(id=n, guarantor=n, number=f"S-{n:06d}", date=STATEMENT_DAY,
+                          due_date=STATEMENT_DAY + dt.timedelta(days=25), balance=amount, amount_due=amount))
+        joins.append(dict(statement=n, encounter=2 * n - 1))
+    for model, rows in ((Guarantor, guarantors), (Patient, patients), (Encounter, encounters),
+                        (EncounterLine, lines), (Statement, stmts), (StatementEncounter, joins)):
+        _insert(model, rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--count", type=int, default=10_000)
+    parser.add_argument("--keep", action="store_true", help="keep the database and the HTML file")
+    args = parser.parse_args(argv)
+
+    tmp = Path(tempfile.mkdtemp(prefix="pops-bench-"))
+    db = bind(f"sqlite:///{tmp / 'bench.sqlite3'}")
+    migrate.upgrade(db)
+    started = time.perf_counter()
+    with db.atomic():
+        generate(args.count)
+    print(f"generated {args.count:,} accounts with statements in {time.perf_counter() - started:.1f} s")
+
+    out = tmp / "statements.html"
+    timings = {}
+    started = time.perf_counter()
+    with db.atomic(), open(out, "w", encoding="utf-8") as fh:
+        t = time.perf_counter()
+        due = statements.statements_due(Group.select().order_by(Group.code))
+        timings["choose"] = time.perf_counter() - t
+        t = time.perf_counter()
+        statements.mint_links(due, SECRET, "https://pay.example.org")
+        timings["mint"] = time.perf_counter() - t
+        t = time.perf_counter()
+        statements.render(due, fh)
+        timings["print"] = time.perf_counter() - t
+    elapsed = time.perf_counter() - started
+
+    size = out.stat().st_size
+    print(f"statements run: {len(due):,} statements, {Link.select().count():,} links, in {elapsed:.2f} s"
+          f" -> {len(due) / elapsed:,.0f} statements/s")
+    print("  " + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in timings.items()))
+    print(f"  output {out.name}: {size / 1_000_000:.1f} MB ({size / max(len(due), 1) / 1000:.1f} kB per statement)")
+    db.close()
+    if args.keep:
+        print(f"  kept in {tmp}")
+    else:
+        for path in tmp.iterdir():
+            path.unlink()
+        os.rmdir(tmp)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
