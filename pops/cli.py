@@ -205,6 +205,67 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return _serve(settings, args.host, args.port)
 
 
+# --- exports: reference batches and contact changes (spec/export-v1.md) ----------------------
+
+def _write_text(text: str, out: str | None) -> None:
+    """CSV to a file (exact bytes, UTF-8) or to standard output."""
+    if out:
+        with open(out, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+    else:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+
+def cmd_batches_export(args: argparse.Namespace) -> int:
+    from . import batches
+    from .models import ReferenceBatch
+
+    db = _open(Settings.from_env())
+    try:
+        batch = ReferenceBatch.get_or_none(ReferenceBatch.id == args.batch)
+        if batch is None:
+            return _fail(f"no reference batch {args.batch}", 1)
+        text = batches.export_csv(batch)
+    finally:
+        db.close()
+    try:
+        _write_text(text, args.out)
+    except OSError as exc:
+        return _fail(f"cannot write {args.out}: {exc.strerror or exc}")
+    return 0
+
+
+def cmd_contacts_export(args: argparse.Namespace) -> int:
+    from . import reports
+
+    db = _open(Settings.from_env())
+    try:
+        text = reports.contacts_csv(reports.contact_changes(include_cleared=args.all))
+    finally:
+        db.close()
+    try:
+        _write_text(text, args.out)
+    except OSError as exc:
+        return _fail(f"cannot write {args.out}: {exc.strerror or exc}")
+    return 0
+
+
+def _add_export_commands(sub) -> None:
+    batches = sub.add_parser("batches", help="reference batches").add_subparsers(dest="batches_command", required=True)
+    export = batches.add_parser("export", help="a reference batch as CSV (spec/export-v1.md)")
+    export.add_argument("batch", type=int, help="the batch number")
+    export.add_argument("--out", help="write to this file instead of standard output")
+    export.set_defaults(func=cmd_batches_export)
+
+    contacts = sub.add_parser("contacts", help="contact changes made in the portal").add_subparsers(
+        dest="contacts_command", required=True)
+    cexport = contacts.add_parser("export", help="contact changes as CSV: account, field, old, new, changed_at")
+    cexport.add_argument("--out", help="write to this file instead of standard output")
+    cexport.add_argument("--all", action="store_true", help="include changes the PM system already carries")
+    cexport.set_defaults(func=cmd_contacts_export)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pops", description="POPS: Patient Online Payments")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -246,6 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     mig = sub.add_parser("migrate", help="create or upgrade the database schema")
     mig.set_defaults(func=cmd_migrate)
+    _add_export_commands(sub)
     return parser
 
 
