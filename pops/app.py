@@ -7,7 +7,10 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from . import db
+from .gateways.sandbox import MOUNT as SANDBOX_MOUNT
+from .gateways.sandbox import SandboxGateway, hosted_page_app
 from .settings import STATIC_DIR, Settings
+from .web import pay
 from .web import pages, quickpay
 from .web import staff_auth
 from .web.security import SecurityMiddleware
@@ -16,9 +19,12 @@ from .web.security import SecurityMiddleware
 def create_app(settings: Settings) -> Starlette:
     """The POPS web application for these settings (binds the models to their database)."""
     db.bind(settings.database_url)
+    gateway = SandboxGateway(settings.secret_key, settings.base_url)
     routes = [
         *pages.routes,
         *quickpay.routes,
+        *pay.routes,
+        Mount(SANDBOX_MOUNT, app=hosted_page_app(gateway), name="sandbox-gateway"),
         *staff_auth.routes,
         Mount("/static", app=StaticFiles(directory=str(STATIC_DIR)), name="static"),
     ]
@@ -27,4 +33,5 @@ def create_app(settings: Settings) -> Starlette:
         middleware=[Middleware(SecurityMiddleware, base_url=settings.base_url)],
     )
     app.state.settings = settings
+    app.state.gateway = gateway
     return app

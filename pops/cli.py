@@ -36,8 +36,29 @@ def _serve(settings: Settings, host: str, port: int) -> int:
     db = _open(settings)
     db.close()
     app = create_app(settings)
+    _settle_in_background(app)
     uvicorn.run(app, host=host, port=port, proxy_headers=True, log_level="info", server_header=False)
     return 0
+
+
+def _settle_in_background(app, every: float = 60.0) -> None:
+    """The settle job: unfinished payments are looked up by key every minute while POPS serves."""
+    import threading
+
+    from . import notify, payments
+    from .db import database
+
+    def run() -> None:
+        stop = threading.Event()
+        while not stop.wait(every):
+            try:
+                with database.connection_context():
+                    payments.settle_pending(app.state.gateway)
+                    notify.deliver(app.state.settings)
+            except Exception as exc:  # a bad minute must not stop the job; the next run retries
+                print(f"settle job: {exc!r}", file=sys.stderr)
+
+    threading.Thread(target=run, name="pops-settle", daemon=True).start()
 
 
 def _served_at(settings: Settings, host: str, port: int) -> Settings:
@@ -51,6 +72,22 @@ def _served_at(settings: Settings, host: str, port: int) -> Settings:
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = _served_at(Settings.from_env().with_secret(), args.host, args.port)
     return _serve(settings, args.host, args.port)
+
+
+def cmd_payments_settle(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from . import notify, payments
+    from .gateways.sandbox import SandboxGateway
+
+    settings = Settings.from_env().with_secret()
+    db = _open(settings)
+    counts = payments.settle_pending(SandboxGateway(settings.secret_key, settings.base_url),
+                                     older_than=dt.timedelta(minutes=args.older_than))
+    notify.deliver(settings)
+    db.close()
+    print(", ".join(f"{status}: {n}" for status, n in sorted(counts.items())) or "nothing to settle")
+    return 0
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -304,6 +341,12 @@ def build_parser() -> argparse.ArgumentParser:
     srun.add_argument("--group", default=None, help="only this group's statements (its code)")
     srun.add_argument("--out", default=None, help="the HTML file to write (default: statements-YYYY-MM-DD.html)")
     srun.set_defaults(func=cmd_statements_run)
+
+    pay = sub.add_parser("payments", help="payments").add_subparsers(dest="payments_command", required=True)
+    settle = pay.add_parser("settle", help="look up unfinished payments at the gateway by their keys and settle them")
+    settle.add_argument("--older-than", type=int, default=2, metavar="MINUTES",
+                        help="only attempts untouched for this long (default 2; `pops serve` does this every minute)")
+    settle.set_defaults(func=cmd_payments_settle)
 
     mig = sub.add_parser("migrate", help="create or upgrade the database schema")
     mig.set_defaults(func=cmd_migrate)

@@ -1,0 +1,94 @@
+"""The payment gateway interface: POPS never sees a card number, only the gateway's answers.
+
+A gateway takes card data on its own hosted page (PCI DSS SAQ A): POPS opens a checkout, sends
+the patient there, and gets them back with a single-use result token that it confirms
+server-to-server. Every call that could move money carries an idempotency key: the same key
+twice returns the first answer and charges once.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Protocol
+
+
+class GatewayUnavailable(Exception):
+    """The gateway could not be reached or did not answer in time; nothing is known yet."""
+
+
+class InvalidResult(Exception):
+    """A result token that is forged, unknown, or already used."""
+
+
+@dataclass(frozen=True)
+class CheckoutOptions:
+    card: bool = True
+    google_pay: bool = False
+    apple_pay: bool = False
+    require_cvv: bool = True
+    allow_store: bool = False
+
+
+@dataclass(frozen=True)
+class Checkout:
+    id: str
+    url: str
+
+
+@dataclass(frozen=True)
+class StoredCardToken:
+    token: str
+    brand: str
+    last4: str
+    exp_month: int
+    exp_year: int
+
+
+@dataclass(frozen=True)
+class ChargeResult:
+    """What the gateway says happened to one idempotency key's charge."""
+
+    key: str
+    status: str  # "approved", "declined", "error", "canceled" (the patient left the hosted page)
+    amount: Decimal
+    transaction: str = ""
+    brand: str = ""
+    last4: str = ""
+    wallet: str = ""  # "", "google_pay", "apple_pay"
+    message: str = ""  # why it was declined or failed, in words a patient understands
+    stored_card: StoredCardToken | None = None
+
+
+@dataclass(frozen=True)
+class RefundResult:
+    status: str  # "approved" or "error"
+    transaction: str = ""
+    message: str = ""
+
+
+class Gateway(Protocol):
+    name: str
+
+    def create_checkout(
+        self, key: str, amount: Decimal, description: str, return_url: str, options: CheckoutOptions
+    ) -> Checkout:
+        """Open (or, for a key seen before, return) a hosted-page checkout."""
+
+    def confirm(self, result_token: str) -> ChargeResult:
+        """Server-to-server: what the hosted page's result token stands for. Single use."""
+
+    def charge_stored(self, key: str, amount: Decimal, card_token: str) -> ChargeResult:
+        """A sale on a stored card, without the hosted page."""
+
+    def lookup(self, key: str) -> ChargeResult | None:
+        """The charge made under `key`, or None when there is none and none can be made any more.
+
+        Raises GatewayUnavailable; returns a result with status "open" while the patient may still
+        pay on the hosted page.
+        """
+
+    def cancel(self, key: str) -> ChargeResult | None:
+        """Close the checkout under `key` so it can no longer be paid; the charge if it already was."""
+
+    def refund(self, key: str, transaction: str, amount: Decimal) -> RefundResult:
+        """Refund part or all of a charge. The same key twice refunds once."""

@@ -5,8 +5,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from .. import links, ledger, sessions
-from ..balances import pay_options
+from .. import links, sessions
+from .pay import pay_context
 from .auth import PATIENT_COOKIE, end_current_patient_session, patient_session, set_cookie
 from .templating import render
 from .util import client_ip, with_db
@@ -41,18 +41,7 @@ def quickpay(request: Request) -> Response:
     if session is None:
         return render(request, "session_ended.html", {"title": "Your session has ended"}, status_code=401)
     sessions.record_page(session, request.url.path)
-    guarantor = session.guarantor
-    group = session.group
-    balances = ledger.balances_for(guarantor)
-    eligibility = ledger.eligibility_for(guarantor)
-    return render(request, "quickpay.html", {
-        "title": group.name,
-        "group": group,
-        "guarantor": guarantor,
-        "balances": balances,
-        "eligibility": eligibility,
-        "options": pay_options(balances, group.show_current_balance) if eligibility.allowed else [],
-    })
+    return render(request, "quickpay.html", pay_context(session))
 
 
 routes = [

@@ -27,6 +27,24 @@ env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
 env.filters["money"] = format_money
 env.globals["htmx_js"] = f"htmx-{HTMX_VERSION}.min.js"
 
+RECEIPT_STATUS_LABELS = {
+    "pending": "Pending",
+    "paid": "Paid",
+    "unsuccessful": "Unsuccessful",
+    "refunded": "Refunded",
+    "partially_refunded": "Partially refunded",
+}
+
+
+def receipt_status_label(receipt) -> str:
+    """The status a patient reads; a declined card's $0.00 receipt says so."""
+    if receipt.status == "unsuccessful" and receipt.decline_reason:
+        return "Unsuccessful (declined)"
+    return RECEIPT_STATUS_LABELS.get(receipt.status, receipt.status)
+
+
+env.globals["receipt_status_label"] = receipt_status_label
+
 
 @dataclass(frozen=True)
 class Htmx:
