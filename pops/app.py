@@ -11,7 +11,7 @@ from .gateways.sandbox import MOUNT as SANDBOX_MOUNT
 from .gateways.sandbox import SandboxGateway, hosted_page_app
 from .settings import STATIC_DIR, Settings
 from .web import pay
-from .web import pages, quickpay
+from .web import pages, portal, quickpay
 from .web import staff_auth
 from .web.security import SecurityMiddleware
 
@@ -25,6 +25,7 @@ def create_app(settings: Settings) -> Starlette:
         *quickpay.routes,
         *pay.routes,
         Mount(SANDBOX_MOUNT, app=hosted_page_app(gateway), name="sandbox-gateway"),
+        *portal.routes,
         *staff_auth.routes,
         Mount("/static", app=StaticFiles(directory=str(STATIC_DIR)), name="static"),
     ]
