@@ -13,6 +13,7 @@ from .settings import STATIC_DIR, Settings
 from .web import pay
 from .web import pages, portal, quickpay
 from .web import staff_auth
+from .web import profile, signin
 from .web.security import SecurityMiddleware
 
 
@@ -23,6 +24,7 @@ def create_app(settings: Settings) -> Starlette:
     routes = [
         *pages.routes,
         *quickpay.routes,
+        *signin.routes, *profile.routes,
         *pay.routes,
         Mount(SANDBOX_MOUNT, app=hosted_page_app(gateway), name="sandbox-gateway"),
         *portal.routes,

@@ -1,0 +1,254 @@
+"""One-time codes: find who is signing in, send a 6-digit code, check it once.
+
+A code belongs to one attempt (a random id the browser keeps in a signed cookie), is stored as
+an HMAC of attempt and code under the secret key, lives 10 minutes, is used at most once, and
+dies after 5 wrong tries. At most 5 codes an hour go to one guarantor and to one address, and
+one IP may look people up 20 times an hour.
+The same codes verify a new email or mobile in Profile (purposes verify_email, verify_mobile).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import re
+import secrets
+import unicodedata
+from dataclasses import dataclass
+
+from . import clock, notify
+from .db import database
+from .models import AuditLog, Group, Guarantor, OneTimeCode
+
+CODE_LIFETIME = dt.timedelta(minutes=10)
+MAX_WRONG = 5
+SENDS_PER_HOUR = 5  # per guarantor, and per address
+LOOKUPS_PER_HOUR = 20  # per IP
+HOUR = dt.timedelta(hours=1)
+LOOKUP_ACTION = "sign_in.lookup"
+SUBJECTS = {
+    "sign_in": "Your sign-in code",
+    "verify_email": "Confirm your new email address",
+    "verify_mobile": "Confirm your new mobile number",
+}
+
+
+# --- who is signing in --------------------------------------------------------------------
+
+def name_key(text: str) -> str:
+    """A name as compared at sign-in: case, accents' forms and all spacing forgiven."""
+    return "".join(unicodedata.normalize("NFKC", text or "").casefold().split())
+
+
+def parse_birth_date(text: str) -> dt.date | None:
+    """A date of birth typed as YYYY-MM-DD (the date input) or MM/DD/YYYY; None if it is not one."""
+    text = (text or "").strip()
+    for pattern in ("%Y-%m-%d", "%m/%d/%Y", "%m-%d-%Y"):
+        try:
+            return dt.datetime.strptime(text, pattern).date()
+        except ValueError:
+            continue
+    return None
+
+
+def find_candidates(first: str, last: str, date_of_birth: dt.date, group: Group | None = None) -> list[Guarantor]:
+    """Guarantors whose first or preferred name, last name and date of birth match (in `group` if given)."""
+    first_key, last_key = name_key(first), name_key(last)
+    if not first_key or not last_key:
+        return []
+    query = Guarantor.select(Guarantor, Group).join(Group).where(Guarantor.date_of_birth == date_of_birth)
+    if group is not None:
+        query = query.where(Guarantor.group == group.id)
+    return [
+        g
+        for g in query.order_by(Group.name, Guarantor.id)
+        if name_key(g.last_name) == last_key and first_key in {name_key(g.first_name), name_key(g.preferred_name)}
+    ]
+
+
+def lookups_left(ip: str) -> bool:
+    """False once this IP has looked people up LOOKUPS_PER_HOUR times in the last hour."""
+    since = clock.now() - HOUR
+    used = AuditLog.select().where(
+        (AuditLog.action == LOOKUP_ACTION) & (AuditLog.ip == ip[:64]) & (AuditLog.at > since)
+    ).count()
+    return used < LOOKUPS_PER_HOUR
+
+
+def record_lookup(ip: str, found: int) -> None:
+    AuditLog.create(action=LOOKUP_ACTION, actor="patient", detail=f"matches: {found}", ip=ip[:64])
+
+
+# --- where a code can go ------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Destination:
+    """A place a code can be sent, as the patient sees it (masked)."""
+
+    guarantor: Guarantor
+    channel: str  # "sms" or "email"
+    address: str
+
+    @property
+    def masked(self) -> str:
+        return mask_mobile(self.address) if self.channel == "sms" else mask_email(self.address)
+
+
+def mask_mobile(number: str) -> str:
+    digits = re.sub(r"\D", "", number)
+    return f"•••-•••-{digits[-4:]}"
+
+
+def mask_email(address: str) -> str:
+    local, _, domain = address.partition("@")
+    return f"{local[:1]}•••@{domain}"
+
+
+def destinations(guarantor: Guarantor) -> list[Destination]:
+    """The mobile (texts opted out or not: codes are not notifications) and the email on file."""
+    found = []
+    if re.sub(r"\D", "", guarantor.mobile or ""):
+        found.append(Destination(guarantor, "sms", guarantor.mobile))
+    if "@" in (guarantor.email or ""):
+        found.append(Destination(guarantor, "email", guarantor.email))
+    return found
+
+
+def normalize_mobile(text: str) -> str | None:
+    """A mobile number as +1NXXNXXXXXX (10 US digits, with or without 1) or +E.164; None if not one."""
+    text = (text or "").strip()
+    digits = re.sub(r"\D", "", text)
+    if text.startswith("+") and not text.startswith("+1"):
+        return f"+{digits}" if 8 <= len(digits) <= 15 else None
+    if len(digits) == 11 and digits.startswith("1"):
+        digits = digits[1:]
+    if len(digits) == 10 and digits[0] not in "01":
+        return f"+1{digits}"
+    return None
+
+
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
+
+
+def normalize_email(text: str) -> str | None:
+    text = (text or "").strip()
+    return text if len(text) <= 254 and _EMAIL.fullmatch(text) else None
+
+
+# --- sending ------------------------------------------------------------------------------
+
+class RateLimited(Exception):
+    """Too many codes sent to this guarantor or this address in the last hour."""
+
+
+def _hash(secret_key: str, attempt: str, code: str) -> str:
+    return hmac.new(secret_key.encode(), f"pops.otp:{attempt}:{code}".encode(), hashlib.sha256).hexdigest()
+
+
+def _lock(guarantor: Guarantor) -> None:
+    """Serialize code sending per guarantor, so the hourly limit holds under concurrent requests.
+
+    SQLite transactions take the write lock up front (IMMEDIATE); PostgreSQL locks the row.
+    """
+    if database.for_update:
+        Guarantor.select(Guarantor.id).where(Guarantor.id == guarantor.id).for_update().execute()
+
+
+def sends_left(guarantor: Guarantor, address: str) -> bool:
+    since = clock.now() - HOUR
+    recent = OneTimeCode.created_at > since
+    by_guarantor = OneTimeCode.select().where(recent & (OneTimeCode.guarantor == guarantor.id)).count()
+    by_address = OneTimeCode.select().where(recent & (OneTimeCode.destination == address)).count()
+    return by_guarantor < SENDS_PER_HOUR and by_address < SENDS_PER_HOUR
+
+
+def send_code(
+    guarantor: Guarantor, channel: str, address: str, *, purpose: str, secret_key: str, ip: str = ""
+) -> OneTimeCode:
+    """Make a code for a new attempt and queue it to `address`; call inside a transaction.
+
+    Raises RateLimited (and sends nothing) past SENDS_PER_HOUR. The returned row's `attempt` is
+    what the browser keeps; the code itself exists only in the queued message.
+    """
+    if channel not in {"sms", "email"} or purpose not in SUBJECTS:
+        raise ValueError(f"cannot send a {purpose} code by {channel}")
+    _lock(guarantor)
+    if not sends_left(guarantor, address):
+        raise RateLimited()
+    attempt = secrets.token_urlsafe(24)
+    code = f"{secrets.randbelow(10**6):06d}"
+    now = clock.now()
+    row = OneTimeCode.create(
+        attempt=attempt,
+        purpose=purpose,
+        guarantor=guarantor,
+        channel=channel,
+        destination=address,
+        code_hash=_hash(secret_key, attempt, code),
+        created_at=now,
+        expires_at=now + CODE_LIFETIME,
+        ip=ip[:64],
+    )
+    practice = guarantor.group.name
+    if purpose == "sign_in":
+        text = f"{code} is your {practice} sign-in code. It expires in 10 minutes. Do not share it with anyone."
+    else:
+        text = f"{code} is your {practice} code to confirm this contact for your account. It expires in 10 minutes."
+    if channel == "sms":
+        notify.queue_sms(address, text, purpose=purpose, guarantor=guarantor)
+    else:
+        notify.queue_email(address, SUBJECTS[purpose], text + "\n\nIf you did not ask for this code, you can ignore this message.\n",
+                           purpose=purpose, guarantor=guarantor)
+    return row
+
+
+# --- checking -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Check:
+    """The answer to a code: ok, or why not (wrong, locked, expired, used, unknown, malformed)."""
+
+    status: str
+    code: OneTimeCode | None = None
+    tries_left: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+def clean_code(text: str) -> str | None:
+    digits = re.sub(r"[\s-]", "", text or "")
+    return digits if re.fullmatch(r"\d{6}", digits) else None
+
+
+def check_code(attempt: str, text: str, *, purpose: str, secret_key: str) -> Check:
+    """Check a typed code against its attempt; a right one is used up here, exactly once.
+
+    A wrong code counts against the attempt (MAX_WRONG, then even the right one is refused);
+    a malformed entry (not six digits) does not count.
+    """
+    row = OneTimeCode.get_or_none((OneTimeCode.attempt == (attempt or "")) & (OneTimeCode.purpose == purpose))
+    if row is None:
+        return Check("unknown")
+    now = clock.now()
+    if row.used_at is not None:
+        return Check("used", row)
+    if row.failures >= MAX_WRONG:
+        return Check("locked", row)
+    if now >= row.expires_at:
+        return Check("expired", row)
+    code = clean_code(text)
+    if code is None:
+        return Check("malformed", row, MAX_WRONG - row.failures)
+    live = (OneTimeCode.id == row.id) & OneTimeCode.used_at.is_null() & (OneTimeCode.failures < MAX_WRONG)
+    if hmac.compare_digest(row.code_hash, _hash(secret_key, row.attempt, code)):
+        if OneTimeCode.update(used_at=now).where(live & (OneTimeCode.expires_at > now)).execute():
+            row.used_at = now
+            return Check("ok", row)
+        return Check("used", row)  # another request used it (or locked it) a moment ago
+    OneTimeCode.update(failures=OneTimeCode.failures + 1).where(live).execute()
+    row = OneTimeCode.get_by_id(row.id)
+    if row.failures >= MAX_WRONG:
+        return Check("locked", row)
+    return Check("wrong", row, MAX_WRONG - row.failures)
