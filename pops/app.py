@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
@@ -29,7 +30,8 @@ def create_app(settings: Settings) -> Starlette:
         Mount(SANDBOX_MOUNT, app=hosted_page_app(gateway), name="sandbox-gateway"),
         *portal.routes,
         *staff_auth.routes,
-        Mount("/static", app=StaticFiles(directory=str(STATIC_DIR)), name="static"),
+        # Static files are compressed; pages are not (BREACH: they carry the form token).
+        Mount("/static", app=GZipMiddleware(StaticFiles(directory=str(STATIC_DIR)), minimum_size=500), name="static"),
     ]
     app = Starlette(
         routes=routes,
