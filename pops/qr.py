@@ -1,22 +1,103 @@
-"""QR codes as SVG: crisp at any print size, a few kilobytes, no image library at run time."""
+"""QR codes as SVG: crisp at any print size, a few kilobytes, no image library at run time.
+
+qrcode encodes; this module picks the mask and draws the path itself, because qrcode's own
+mask search and SVG drawing are pure-Python loops that cost ~7 ms a code, too slow for a run of
+10,000 paper statements. The mask chosen is the one qrcode would choose (the same penalty
+rules, ISO/IEC 18004 §7.8.3, on the same test-mode matrix), found with whole-row bit operations.
+"""
 from __future__ import annotations
 
+import functools
+import re
+
 import qrcode
-import qrcode.image.svg
+import qrcode.util
+
+_RUNS = re.compile(r"0{5,}|1{5,}")
+_FINDER_LIKE = ("10111010000", "00001011101")
 
 
 def qr_svg(data: str, *, box_size: int = 10, border: int = 4) -> str:
     """An <svg> element (no XML declaration) encoding `data`, to place inline in a page.
 
-    Error correction M: a statement crumpled in a pocket still scans.
+    Error correction M: a statement crumpled in a pocket still scans. `box_size` is tenths of
+    a millimetre per module in the element's default size; CSS may size it otherwise.
     """
-    code = qrcode.QRCode(
-        error_correction=qrcode.constants.ERROR_CORRECT_M,
-        box_size=box_size,
-        border=border,
-        image_factory=qrcode.image.svg.SvgPathImage,
-    )
+    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=border)
     code.add_data(data)
-    code.make(fit=True)
-    svg = code.make_image().to_string(encoding="unicode")
-    return svg[svg.index("<svg"):]
+    code.best_fit()
+    code.makeImpl(True, 0)  # the data under mask 0, format and version information left light
+    n = code.modules_count
+    base = [_bits(row) for row in code.modules]
+    flips = _mask_flips(code.version)
+    mask = min(range(8), key=lambda k: (_penalty([b ^ f for b, f in zip(base, flips[k])], n), k))
+    # Re-masking the data is an XOR; then only the format and version information are written.
+    code.modules = [[c == "1" for c in format(b ^ f, f"0{n}b")] for b, f in zip(base, flips[mask])]
+    code.setup_type_info(False, mask)
+    if code.version >= 7:
+        code.setup_type_number(False)
+    return _svg(code.modules, border, box_size)
+
+
+_DARK_RUN = re.compile("1+")
+
+
+def _svg(modules: list[list[bool]], border: int, box_size: int) -> str:
+    # One rectangle per horizontal run of dark modules: a third of the size of one per module.
+    parts = []
+    for y, row in enumerate(modules, start=border):
+        for run in _DARK_RUN.finditer("".join("1" if m else "0" for m in row)):
+            start, end = run.span()
+            parts.append(f"M{start + border},{y}h{end - start}v1h{start - end}z")
+    size = len(modules) + 2 * border
+    mm = f"{size * box_size / 10:g}mm"
+    return (
+        f'<svg width="{mm}" height="{mm}" version="1.1" viewBox="0 0 {size} {size}" '
+        f'xmlns="http://www.w3.org/2000/svg"><path d="{"".join(parts)}" fill="#000000" /></svg>'
+    )
+
+
+def _bits(row: list) -> int:
+    return int("".join("1" if m else "0" for m in row), 2)
+
+
+@functools.lru_cache(maxsize=None)
+def _mask_flips(version: int) -> tuple[tuple[int, ...], ...]:
+    """For each mask k, per row: the data modules whose colour differs between mask 0 and mask k."""
+    blank = qrcode.QRCode(version=version, error_correction=qrcode.constants.ERROR_CORRECT_M)
+    blank.makeImpl(True, 0)  # fills every module; rebuild the function patterns alone to find the data ones
+    n = blank.modules_count
+    blank.modules = [[None] * n for _ in range(n)]
+    blank.setup_position_probe_pattern(0, 0)
+    blank.setup_position_probe_pattern(n - 7, 0)
+    blank.setup_position_probe_pattern(0, n - 7)
+    blank.setup_position_adjust_pattern()
+    blank.setup_timing_pattern()
+    blank.setup_type_info(True, 0)
+    if version >= 7:
+        blank.setup_type_number(True)
+    data = [[cell is None for cell in row] for row in blank.modules]
+    masks = [qrcode.util.mask_func(k) for k in range(8)]
+    return tuple(
+        tuple(_bits([data[r][c] and masks[0](r, c) != masks[k](r, c) for c in range(n)]) for r in range(n))
+        for k in range(8)
+    )
+
+
+def _penalty(rows: list[int], n: int) -> int:
+    text = [format(r, f"0{n}b") for r in rows]
+    # every row and column in one string, so the regex and counting loops run in C
+    lines = "|".join(text + ["".join(col) for col in zip(*text)])
+    # runs of five or more of one colour
+    runs = _RUNS.findall(lines)
+    points = sum(map(len, runs)) - 2 * len(runs)
+    # 2×2 blocks of one colour
+    pairs = (1 << (n - 1)) - 1
+    for a, b in zip(rows, rows[1:]):
+        points += 3 * (~(a ^ b) & ~(a ^ (a >> 1)) & ~(b ^ (b >> 1)) & pairs).bit_count()
+    # finder-like 1:1:3:1:1 patterns with four light modules on one side (neither overlaps itself)
+    points += 40 * (lines.count(_FINDER_LIKE[0]) + lines.count(_FINDER_LIKE[1]))
+    # how far the share of dark modules is from half
+    dark = sum(r.bit_count() for r in rows)
+    points += int(abs(dark / (n * n) * 100 - 50) / 5) * 10
+    return points
