@@ -74,3 +74,15 @@ def test_static_files_are_cacheable(client):
     response = client.get("/static/pops.css")
     assert response.status_code == 200
     assert response.headers.get("cache-control") != "no-store"
+
+
+def test_static_files_are_compressed_and_pages_are_not(client, guarantor):
+    from conftest import sign_in_as
+
+    css = client.get("/static/pops.css", headers={"accept-encoding": "gzip"})
+    assert css.status_code == 200 and css.headers["content-encoding"] == "gzip"
+    assert "no-store" not in css.headers.get("cache-control", "")
+    sign_in_as(client, guarantor, quickpay=True)
+    page = client.get("/quickpay", headers={"accept-encoding": "gzip"})
+    assert page.status_code == 200 and "content-encoding" not in page.headers
+    assert page.headers["cache-control"] == "no-store"
