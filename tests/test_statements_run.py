@@ -255,3 +255,25 @@ def test_the_qr_code_decodes_to_the_printed_link(env, group):
         [barcode] = zxingcpp.read_barcodes(rasterize(svg))
         assert barcode.format == zxingcpp.BarcodeFormat.QRCode
         assert barcode.text == url
+
+
+@pytest.mark.parametrize("length", [10, 45, 160, 400])  # versions 2 to 12: with and without version information
+def test_qr_svg_draws_exactly_the_code_qrcode_makes(length):
+    import qrcode
+
+    from pops.qr import qr_svg
+
+    data = "https://pay.example.org/q/" + "Q7K2-M9PX" * (length // 9 + 1)
+    reference = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M)
+    reference.add_data(data)
+    reference.make(fit=True)  # qrcode's own mask choice
+    svg = qr_svg(data)
+    n = reference.modules_count
+    drawn = [[False] * n for _ in range(n)]
+    for x, y, w in re.findall(r"M(\d+),(\d+)h(\d+)", svg):
+        for column in range(int(x) - 4, int(x) - 4 + int(w)):
+            drawn[int(y) - 4][column] = True
+    assert drawn == reference.modules
+    assert f'viewBox="0 0 {n + 8} {n + 8}"' in svg
+    [barcode] = zxingcpp.read_barcodes(rasterize(svg))
+    assert barcode.text == data
