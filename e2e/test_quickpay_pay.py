@@ -70,6 +70,7 @@ def test_pay_the_amount_due_and_print_the_receipt(server, ledger, page, page_err
     expect(page.get_by_test_id("receipt-amount")).to_have_text("$100.00")
     expect(page.get_by_test_id("paid-with")).to_have_text("Visa ••4242")
     expect(page.get_by_test_id("receipt-status")).to_have_text("Paid")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390, "the receipt scrolls sideways"
 
     page.goto(f"{server.url}/quickpay")
     expect(page.get_by_test_id("payment-refused")).to_contain_text("You have no balance due. Thank you!")
