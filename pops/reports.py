@@ -35,7 +35,8 @@ CONTACT_COLUMNS = ("account", "field", "old_value", "new_value", "changed_at")
 _SLACK = dt.timedelta(days=2)  # wider than any time zone's offset: a UTC window, then exact local dates
 
 
-def _parse_date(text: str | None, label: str, errors: list[str]) -> dt.date | None:
+def parse_date(text: str | None, label: str, errors: list[str]) -> dt.date | None:
+    """A YYYY-MM-DD date, None when empty; a bad one adds a message to `errors`."""
     text = (text or "").strip()
     if not text:
         return None
@@ -89,8 +90,8 @@ class PaymentFilters:
     def from_params(cls, params: Mapping[str, str], *, default_range: bool = True) -> tuple["PaymentFilters", list[str]]:
         """Filters from query parameters; a bad value is reported and its default used."""
         errors: list[str] = []
-        date_from = _parse_date(params.get("from"), "From", errors)
-        date_to = _parse_date(params.get("to"), "To", errors)
+        date_from = parse_date(params.get("from"), "From", errors)
+        date_to = parse_date(params.get("to"), "To", errors)
         batch = None
         if (params.get("batch") or "").strip():
             try:
@@ -231,8 +232,8 @@ class SessionFilters:
     @classmethod
     def from_params(cls, params: Mapping[str, str], *, default_range: bool = True) -> tuple["SessionFilters", list[str]]:
         errors: list[str] = []
-        date_from = _parse_date(params.get("from"), "From", errors)
-        date_to = _parse_date(params.get("to"), "To", errors)
+        date_from = parse_date(params.get("from"), "From", errors)
+        date_to = parse_date(params.get("to"), "To", errors)
         if default_range and date_from is None and date_to is None:
             date_from, date_to = _default_range()
         if date_from and date_to and date_from > date_to:
