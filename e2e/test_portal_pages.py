@@ -128,6 +128,8 @@ def check_statements(page: Page, expected: dict, server, *, javascript: bool) ->
     for number in expected["unpaid"]:
         expect(page.locator(f'[data-testid="statement"][data-number="{number}"]')).to_have_count(1)
     expect(page.get_by_label("Hide Paid Statements")).to_be_checked()
+    if javascript:  # htmx swapped only the list: the checkbox keeps the focus
+        expect(page.get_by_label("Hide Paid Statements")).to_be_focused()
     fits_the_phone(page)
 
     latest = expected["latest"]
