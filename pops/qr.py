@@ -13,7 +13,6 @@ import re
 import qrcode
 import qrcode.util
 
-_RUNS = re.compile(r"0{5,}|1{5,}")
 _FINDER_LIKE = ("10111010000", "00001011101")
 
 
@@ -28,11 +27,12 @@ def qr_svg(data: str, *, box_size: int = 10, border: int = 4) -> str:
     code.best_fit()
     code.makeImpl(True, 0)  # the data under mask 0, format and version information left light
     n = code.modules_count
-    base = [_bits(row) for row in code.modules]
+    # rows then columns, each as an integer (bit n-1 is the first module), so masks are XORs
+    base = [_bits(line) for line in code.modules] + [_bits(line) for line in zip(*code.modules)]
     flips = _mask_flips(code.version)
     mask = min(range(8), key=lambda k: (_penalty([b ^ f for b, f in zip(base, flips[k])], n), k))
     # Re-masking the data is an XOR; then only the format and version information are written.
-    code.modules = [[c == "1" for c in format(b ^ f, f"0{n}b")] for b, f in zip(base, flips[mask])]
+    code.modules = [[c == "1" for c in format(b ^ f, f"0{n}b")] for b, f in zip(base[:n], flips[mask])]
     code.setup_type_info(False, mask)
     if code.version >= 7:
         code.setup_type_number(False)
@@ -57,13 +57,13 @@ def _svg(modules: list[list[bool]], border: int, box_size: int) -> str:
     )
 
 
-def _bits(row: list) -> int:
-    return int("".join("1" if m else "0" for m in row), 2)
+def _bits(line) -> int:
+    return int("".join("1" if m else "0" for m in line), 2)
 
 
 @functools.lru_cache(maxsize=None)
 def _mask_flips(version: int) -> tuple[tuple[int, ...], ...]:
-    """For each mask k, per row: the data modules whose colour differs between mask 0 and mask k."""
+    """For each mask k, per row then per column: the data modules whose colour differs from mask 0's."""
     blank = qrcode.QRCode(version=version, error_correction=qrcode.constants.ERROR_CORRECT_M)
     blank.makeImpl(True, 0)  # fills every module; rebuild the function patterns alone to find the data ones
     n = blank.modules_count
@@ -78,26 +78,30 @@ def _mask_flips(version: int) -> tuple[tuple[int, ...], ...]:
         blank.setup_type_number(True)
     data = [[cell is None for cell in row] for row in blank.modules]
     masks = [qrcode.util.mask_func(k) for k in range(8)]
-    return tuple(
-        tuple(_bits([data[r][c] and masks[0](r, c) != masks[k](r, c) for c in range(n)]) for r in range(n))
-        for k in range(8)
-    )
+    flips = []
+    for k in range(8):
+        grid = [[data[r][c] and masks[0](r, c) != masks[k](r, c) for c in range(n)] for r in range(n)]
+        flips.append(tuple(_bits(line) for line in grid) + tuple(_bits(line) for line in zip(*grid)))
+    return tuple(flips)
 
 
-def _penalty(rows: list[int], n: int) -> int:
-    text = [format(r, f"0{n}b") for r in rows]
-    # every row and column in one string, so the regex and counting loops run in C
-    lines = "|".join(text + ["".join(col) for col in zip(*text)])
-    # runs of five or more of one colour
-    runs = _RUNS.findall(lines)
-    points = sum(map(len, runs)) - 2 * len(runs)
-    # 2×2 blocks of one colour
+def _penalty(lines: list[int], n: int) -> int:
+    """qrcode's util.lost_point() of the matrix whose rows then columns are `lines` (n bits each)."""
     pairs = (1 << (n - 1)) - 1
+    points = 0
+    for line in lines:
+        # runs of five or more of one colour: 3 points, plus 1 per module beyond five
+        same = ~(line ^ (line >> 1)) & pairs  # bit i: modules i and i+1 alike
+        five = same & (same >> 1) & (same >> 2) & (same >> 3)  # bit i: modules i..i+4 alike
+        points += five.bit_count() + 2 * (five & ~(five >> 1)).bit_count()
+    rows = lines[:n]
+    # 2×2 blocks of one colour
     for a, b in zip(rows, rows[1:]):
         points += 3 * (~(a ^ b) & ~(a ^ (a >> 1)) & ~(b ^ (b >> 1)) & pairs).bit_count()
     # finder-like 1:1:3:1:1 patterns with four light modules on one side (neither overlaps itself)
-    points += 40 * (lines.count(_FINDER_LIKE[0]) + lines.count(_FINDER_LIKE[1]))
+    text = "|".join([format(line, f"0{n}b") for line in lines])
+    points += 40 * (text.count(_FINDER_LIKE[0]) + text.count(_FINDER_LIKE[1]))
     # how far the share of dark modules is from half
-    dark = sum(r.bit_count() for r in rows)
+    dark = sum(row.bit_count() for row in rows)
     points += int(abs(dark / (n * n) * 100 - 50) / 5) * 10
     return points

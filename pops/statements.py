@@ -9,9 +9,12 @@ online (an escrow account's link would lead straight to "Payment Not Possible").
 from __future__ import annotations
 
 import datetime as dt
+import multiprocessing
+import os
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TextIO
@@ -27,6 +30,9 @@ from .settings import TEMPLATES_DIR
 TEMPLATE = "statements/print.html"
 _COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
 _CHUNK = 500  # ids per IN (…) list, well under every database's parameter limit
+# Drawing QR codes is most of a run's work (qrcode encodes in pure Python); from this many
+# codes on, worker processes draw them, one per CPU.
+PARALLEL_FROM = 300
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,7 @@ class DueStatement:
     visits: list[VisitLine]
     code: str | None = None  # the statement-QR link, when one is printed
     url: str | None = None
+    qr: Markup | None = None  # its QR code, an inline <svg>
 
     @property
     def group(self) -> Group:
@@ -172,7 +179,6 @@ def _environment() -> jinja2.Environment:
     env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
     env.filters["money"] = format_money
     env.filters["date"] = _date
-    env.filters["qr"] = lambda url: Markup(qr.qr_svg(url))
     env.filters["colour"] = lambda value: value if _COLOUR.fullmatch(value or "") else "#1f5f8b"
     return env
 
@@ -180,8 +186,21 @@ def _environment() -> jinja2.Environment:
 _env = _environment()
 
 
+def qr_codes(urls: list[str]) -> list[str]:
+    """qr.qr_svg() of each URL, in worker processes when there are many."""
+    workers = min(os.cpu_count() or 1, 8)
+    if len(urls) < PARALLEL_FROM or workers < 2:
+        return [qr.qr_svg(url) for url in urls]
+    # spawn, not fork: the parent holds a database connection and may hold threads
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return list(pool.map(qr.qr_svg, urls, chunksize=max(1, len(urls) // (workers * 8))))
+
+
 def render(due: list[DueStatement], out: TextIO) -> None:
     """Write one printable HTML document, one statement per page, to `out`."""
+    with_link = [item for item in due if item.url]
+    for item, svg in zip(with_link, qr_codes([item.url for item in with_link])):
+        item.qr = Markup(svg)
     groups = {item.group.id: item.group for item in due}
     template = _env.get_template(TEMPLATE)
     for piece in template.generate(statements=due, groups=groups.values(), printed_on=clock.now().date()):

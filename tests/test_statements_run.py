@@ -277,3 +277,12 @@ def test_qr_svg_draws_exactly_the_code_qrcode_makes(length):
     assert f'viewBox="0 0 {n + 8} {n + 8}"' in svg
     [barcode] = zxingcpp.read_barcodes(rasterize(svg))
     assert barcode.text == data
+
+
+def test_many_qr_codes_are_drawn_in_worker_processes_alike(monkeypatch):
+    from pops.qr import qr_svg
+
+    urls = [f"{BASE_URL}/q/QABC-DEFG-HJKM-NPQR-ST{n:02d}" for n in range(6)]
+    monkeypatch.setattr(statements, "PARALLEL_FROM", 2)
+    monkeypatch.setattr(statements.os, "cpu_count", lambda: 2)
+    assert statements.qr_codes(urls) == [qr_svg(url) for url in urls]
