@@ -66,6 +66,7 @@ def test_mirror_shows_the_patient_exactly_what_they_see(server, staff_secret, pa
     page.get_by_role("button", name="Find").click()
     page.get_by_role("link", name=ACCOUNT).click()
     expect(page.get_by_test_id("balance-panel").get_by_test_id("amount-due")).to_have_text(amount_due)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390, "the dashboard scrolls sideways on a phone"
 
     # mirror the full portal: the POPS link, then Sign In
     page.get_by_test_id("pops-link").click()
