@@ -82,22 +82,26 @@ def _chunks(values: list, size: int = _CHUNK) -> Iterator[list]:
 
 def _latest_statements(groups: Iterable[Group]) -> list[Statement]:
     """Each paper-taking guarantor's most recent statement that had an amount due (guarantor and group loaded)."""
-    by_guarantor: dict[int, list[Statement]] = defaultdict(list)
+    # Every statement of the groups, as light tuples; only the chosen ones become models.
+    by_guarantor: dict[int, list[tuple[int, balances.StatementFacts]]] = defaultdict(list)
     query = (
-        Statement.select(Statement, Guarantor, Group)
+        Statement.select(Statement.id, Statement.guarantor, Statement.number, Statement.date, Statement.amount_due)
         .join(Guarantor)
-        .join(Group)
-        .where(Group.id.in_([g.id for g in groups]) & (Guarantor.notify_balance_paper == True))  # noqa: E712 (SQL)
+        .where(Guarantor.group.in_([g.id for g in groups]) & (Guarantor.notify_balance_paper == True))  # noqa: E712
+        .tuples()
     )
-    for statement in query:
-        by_guarantor[statement.guarantor_id].append(statement)
-    latest = []
+    for statement_id, guarantor_id, number, date, amount_due in query:
+        facts = balances.StatementFacts(number, date, date, Decimal(0), amount_due)
+        by_guarantor[guarantor_id].append((statement_id, facts))
+    chosen = []
     for rows in by_guarantor.values():
-        numbered = {s.number: s for s in rows}
-        last = balances.last_statement(_facts(s) for s in rows)
-        statement = numbered[last.number]
-        if statement.amount_due > 0:
-            latest.append(statement)
+        last = balances.last_statement(facts for _, facts in rows)
+        if last.amount_due > 0:
+            chosen.append(next(statement_id for statement_id, facts in rows if facts is last))
+    latest = []
+    for chunk in _chunks(chosen):
+        latest.extend(Statement.select(Statement, Guarantor, Group).join(Guarantor).join(Group)
+                      .where(Statement.id.in_(chunk)))
     latest.sort(key=lambda s: (s.guarantor.group.code, s.guarantor.account))
     return latest
 

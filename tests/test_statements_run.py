@@ -83,16 +83,19 @@ def test_selection_rule(group):
     account(group, "A6", amount="0.00")
     account(group, "A7", notify_balance_paper=False)  # the patient turned paper notices off
     _, escrow = account(group, "A8", escrow=Decimal("25.00"))  # printed, though it cannot pay online
+    _, cents = account(group, "A9", amount="0.40")  # printed; under $1.00 cannot be paid online
     account(other, "B1")  # another group
 
     due = statements.statements_due([group])
 
-    assert [d.statement.number for d in due] == [unpaid.number, partly.number, newest.number, escrow.number]
+    assert [d.statement.number for d in due] == [unpaid.number, partly.number, newest.number, escrow.number,
+                                                 cents.number]
     by_number = {d.statement.number: d for d in due}
     assert by_number[partly.number].balances.amount_due == Decimal("100.00")
     # A5's older statement is part of the Current Balance but the newest statement's Amount Due is asked
     assert by_number[newest.number].balances.amount_due == Decimal("40.00")
-    assert [d.prints_link for d in due] == [True, True, True, False]
+    assert [d.prints_link for d in due] == [True, True, True, False, False]
+    assert [d.eligibility.reason for d in due][3:] == ["escrow", "under_minimum"]
     # all groups: by group code (LPP before RFM), then account
     assert [d.statement.number for d in statements.statements_due([group, other])][:2] == ["S-B1-1", unpaid.number]
 
