@@ -86,3 +86,14 @@ def test_static_files_are_compressed_and_pages_are_not(client, guarantor):
     page = client.get("/quickpay", headers={"accept-encoding": "gzip"})
     assert page.status_code == 200 and "content-encoding" not in page.headers
     assert page.headers["cache-control"] == "no-store"
+
+
+def test_a_boosted_menu_click_gets_the_whole_page_and_a_plain_htmx_request_the_block(client, guarantor):
+    from conftest import sign_in_as
+
+    sign_in_as(client, guarantor)
+    boosted = client.get("/account", headers={"HX-Request": "true", "HX-Boosted": "true"})
+    assert "<title>" in boosted.text and 'href="/account" aria-current="page"' in boosted.text
+    fragment = client.get("/account", headers={"HX-Request": "true"})
+    assert "<title>" not in fragment.text and "portal-nav" not in fragment.text
+    assert "HX-Request" in fragment.headers["vary"]

@@ -57,7 +57,8 @@ class Htmx:
 
     @property
     def wants_fragment(self) -> bool:
-        return self.request and not self.history_restore
+        # A boosted link or form wants the whole page (htmx swaps the body and the title).
+        return self.request and not self.boosted and not self.history_restore
 
 
 def htmx(request: Request) -> Htmx:
