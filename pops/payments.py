@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from peewee import IntegrityError
 
-from . import balances, clock, ledger, notify
+from . import balances, batches, clock, ledger, notify
 from .db import database
 from .gateways import ChargeResult, CheckoutOptions, Gateway, GatewayUnavailable, InvalidResult
 from .models import (
@@ -304,7 +303,7 @@ def settle(attempt: PaymentAttempt, result: ChargeResult) -> PaymentAttempt:
             amount=attempt.amount if status == "paid" else ZERO,
             status="paid" if status == "paid" else "unsuccessful",
             decline_reason=result.message if status == "declined" else "",
-            batch=open_batch(group, received_date),
+            batch=open_batch(group, now),
             taken_by=attempt.staff_id,
         )
         Transaction.create(
@@ -323,20 +322,13 @@ def settle(attempt: PaymentAttempt, result: ChargeResult) -> PaymentAttempt:
     return _reload(attempt)
 
 
-def open_batch(group, day: dt.date) -> ReferenceBatch:
-    """The group's open reference batch for `day`, opened by the first payment of that day.
+def open_batch(group, at: dt.datetime) -> ReferenceBatch:
+    """The group's open reference batch for the day of `at`, opened by the first payment of that day.
 
-    A closed batch never changes, so a payment after staff closed the day's batch opens a second one.
+    A closed batch never changes, so a payment after staff closed the day's batch opens a second
+    one; the batch row is locked until the payment commits, so a Close waits for it.
     """
-    where = (ReferenceBatch.group == group) & (ReferenceBatch.batch_date == day) & (ReferenceBatch.status == "open")
-    batch = ReferenceBatch.get_or_none(where)
-    if batch is not None:
-        return batch
-    try:
-        with database.atomic():
-            return ReferenceBatch.create(group=group, batch_date=day, description="API Payments", user="POPS")
-    except IntegrityError:  # another payment opened it at the same moment
-        return ReferenceBatch.get(where)
+    return batches.batch_for_payment(group, at)
 
 
 def apply_oldest_first(receipt: Receipt, guarantor: Guarantor) -> None:
@@ -506,11 +498,10 @@ def refund(gateway: Gateway, receipt: Receipt, amount: Decimal, staff: Staff) ->
         status = "refunded" if receipt.refunded_amount >= receipt.amount else "partially_refunded"
         Receipt.update(status=status).where(Receipt.id == receipt.id).execute()
         group = receipt.guarantor.group
-        day = now.astimezone(ZoneInfo(group.timezone)).date()
         transaction = Transaction.create(
             receipt=receipt, number=result.transaction, kind="refund", amount=amount, status="approved",
             created_at=now, refund_receipt_number=f"{receipt.number}-R{count + 1}", staff=staff,
-            batch=open_batch(group, day), idempotency_key=key,
+            batch=open_batch(group, now), idempotency_key=key,
         )
         _unapply(receipt, amount)
     return transaction
