@@ -297,3 +297,17 @@ def test_refund_when_the_gateway_is_unreachable_changes_nothing(signed_in, app, 
     assert response.status_code == 422 and "Nothing was refunded." in response.text
     receipt = Receipt.get_by_id(paid_receipt.id)
     assert (receipt.status, receipt.refunded_amount) == ("paid", D("0.00"))
+
+
+def test_the_guarantor_dashboard_lists_receipts_that_lead_to_refund(signed_in, guarantor):
+    """The Receipts dashboard: each receipt of the guarantor, newest first, links to its refund page."""
+    from pops.models import Receipt
+
+    for number, amount in (("R-1", "10.00"), ("POPS-000007", "25.00")):
+        Receipt.create(number=number, guarantor=guarantor, source="pops" if number.startswith("POPS") else "office",
+                       received_at=clock.now(), received_date=dt.date(2026, 11, 23), amount=Decimal(amount),
+                       status="paid", card_type="Visa", last4="4242")
+    page = signed_in.get(f"/staff/guarantors/{guarantor.account}")
+    assert page.status_code == 200
+    assert page.text.index("POPS-000007") < page.text.index("R-1")
+    assert 'href="/staff/receipts/POPS-000007"' in page.text and "(office)" in page.text

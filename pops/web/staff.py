@@ -10,7 +10,7 @@ from .. import audit as audit_log
 from .. import console, ledger, links, notify, qr, sessions
 from ..audit import audit
 from ..db import database
-from ..models import Group, Guarantor, OutboxMessage, PatientSession, Staff
+from ..models import Group, Guarantor, OutboxMessage, PatientSession, Receipt, Staff
 from ..staff import ROLES, StaffError, create_staff, provisioning_uri
 from .auth import PATIENT_COOKIE, clear_session_cookie, end_current_patient_session, patient_session, set_cookie
 from .staff_auth import staff_form, staff_page
@@ -56,6 +56,8 @@ def _dashboard(request: Request, staff_session, guarantor: Guarantor, *, notice:
         "group": guarantor.group,
         "balances": ledger.balances_for(guarantor),
         "eligibility": ledger.eligibility_for(guarantor),
+        "receipts": list(Receipt.select().where(Receipt.guarantor == guarantor)
+                         .order_by(Receipt.received_at.desc(), Receipt.id.desc()).limit(50)),
         "notice": notice,
         "error": error,
     }, status_code=status_code)
