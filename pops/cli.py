@@ -232,13 +232,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"    {links.url(base, code)}")
     print(f"  Patient sign-in: {base}/login?group={group.code}")
     print(f"    first name {sign_in['first_name']}, last name {sign_in['last_name']},"
-          f" date of birth {sign_in['date_of_birth']}; the one-time code goes to the outbox")
+          f" date of birth {sign_in['date_of_birth']}; the one-time code is printed here (and in the staff Outbox)")
     print(f"  Staff console: {base}/staff")
     print(f"    email {staff.email}, password {DEMO_STAFF['password']}, TOTP secret {staff.totp_secret}")
     db.close()
     if args.no_serve:
         return 0
     print(f"  Serving on http://{args.host}:{args.port}/  (Ctrl+C to stop)")
+    from . import notify
+
+    notify.ECHO = True
     return _serve(settings, args.host, args.port)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import smtplib
 import ssl
+import sys
 from email.message import EmailMessage
 from urllib.parse import unquote, urlsplit
 
@@ -16,14 +17,28 @@ from .models import Guarantor, OutboxMessage
 from .settings import Settings
 
 
+# `pops demo` turns this on: each queued message is also printed, so a sign-in code can be read
+# in the terminal (the staff console's Outbox shows them too).
+ECHO = False
+
+
+def _echo(message: OutboxMessage) -> OutboxMessage:
+    if ECHO:
+        head = f"{message.channel.upper()} to {message.recipient}"
+        if message.subject:
+            head += f" ({message.subject})"
+        print(f"[outbox] {head}: {message.body.strip()}", file=sys.stderr, flush=True)
+    return message
+
+
 def queue_email(to: str, subject: str, body: str, *, purpose: str, guarantor: Guarantor | None = None) -> OutboxMessage:
-    return OutboxMessage.create(
+    return _echo(OutboxMessage.create(
         channel="email", recipient=to, subject=subject, body=body, purpose=purpose, guarantor=guarantor
-    )
+    ))
 
 
 def queue_sms(to: str, body: str, *, purpose: str, guarantor: Guarantor | None = None) -> OutboxMessage:
-    return OutboxMessage.create(channel="sms", recipient=to, body=body, purpose=purpose, guarantor=guarantor)
+    return _echo(OutboxMessage.create(channel="sms", recipient=to, body=body, purpose=purpose, guarantor=guarantor))
 
 
 def _smtp(url: str) -> smtplib.SMTP:

@@ -89,3 +89,12 @@ def test_an_unreachable_smtp_server_keeps_the_message_for_later(guarantor):
     assert notify.deliver(_settings(f"smtp://127.0.0.1:{port}")) == 0
     message = OutboxMessage.get()
     assert message.status == "outbox" and message.error
+
+
+def test_the_demo_prints_each_queued_message(guarantor, monkeypatch, capsys):
+    monkeypatch.setattr(notify, "ECHO", True)
+    notify.queue_sms("+15555550123", "123456 is your sign-in code.", purpose="sign_in", guarantor=guarantor)
+    assert "[outbox] SMS to +15555550123: 123456 is your sign-in code." in capsys.readouterr().err
+    monkeypatch.setattr(notify, "ECHO", False)
+    notify.queue_sms("+15555550123", "654321 is your sign-in code.", purpose="sign_in", guarantor=guarantor)
+    assert capsys.readouterr().err == ""
