@@ -1,4 +1,5 @@
-"""Helpers for end-to-end tests: put data in the running server's database, start a patient session.
+"""Helpers for end-to-end tests: put data in the running server's database, start a patient session,
+make and sign in a staff member, read a QR code off the screen.
 
 The server is another process; these open its database from the test process (the models are
 bound here as well), so keep each use short and inside `server_database()`.
@@ -6,13 +7,19 @@ bound here as well), so keep each use short and inside `server_database()`.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import json
+import re
+import struct
 import tempfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from playwright.sync_api import BrowserContext
+import pyotp
+import zxingcpp
+from playwright.sync_api import BrowserContext, Locator, Page, expect
 
 from pops import demo, sessions
 from pops.db import database, open_database
@@ -69,3 +76,78 @@ def sign_in_context(context: BrowserContext, server, account: str, **kwargs) -> 
     token = start_patient_session(server, account, **kwargs)
     add_session_cookie(context, server, token)
     return token
+
+
+# --- staff members -----------------------------------------------------------------------------
+
+def create_staff(server, email: str, password: str, role: str = "staff") -> str:
+    """`pops staff create` with this password; returns the member's TOTP secret."""
+    with_password = dataclasses.replace(server, env={**server.env, "POPS_STAFF_PASSWORD": password})
+    out = with_password.run_pops("staff", "create", email, "--role", role).stdout
+    found = re.search(r"TOTP secret: (\S+)", out)
+    assert found, f"no TOTP secret in the output of pops staff create:\n{out}"
+    return found.group(1)
+
+
+def staff_sign_in(page: Page, server, email: str, password: str, totp_secret: str) -> None:
+    """Sign in on /staff/login with the password and the authenticator's current code."""
+    page.goto(f"{server.url}/staff/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_label("Authenticator code").fill(pyotp.TOTP(totp_secret).now())
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Find a guarantor")).to_be_visible()
+
+
+# --- QR codes on screen ------------------------------------------------------------------------
+
+def png_to_gray(png: bytes) -> memoryview:
+    """The pixels of an 8-bit, non-interlaced RGB(A) or gray PNG (what Chromium writes) as a gray image.
+
+    No image library needed: zxingcpp reads the (height, width) byte view directly.
+    """
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, idat, header = 8, b"", None
+    while pos < len(png):
+        length, kind = struct.unpack(">I4s", png[pos : pos + 8])
+        body = png[pos + 8 : pos + 8 + length]
+        if kind == b"IHDR":
+            header = struct.unpack(">IIBBBBB", body)
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + length
+    width, height, depth, colour, _, _, interlace = header
+    assert depth == 8 and interlace == 0 and colour in (0, 2, 4, 6), header
+    channels = {0: 1, 2: 3, 4: 2, 6: 4}[colour]
+    stride = width * channels
+    raw = zlib.decompress(idat)
+    previous = bytearray(stride)
+    gray = bytearray()
+    for y in range(height):
+        filter_type = raw[y * (stride + 1)]
+        line = bytearray(raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)])
+        for i in range(stride):
+            left = line[i - channels] if i >= channels else 0
+            up = previous[i]
+            upper_left = previous[i - channels] if i >= channels else 0
+            if filter_type == 1:
+                line[i] = (line[i] + left) & 0xFF
+            elif filter_type == 2:
+                line[i] = (line[i] + up) & 0xFF
+            elif filter_type == 3:
+                line[i] = (line[i] + (left + up) // 2) & 0xFF
+            elif filter_type == 4:
+                p = left + up - upper_left
+                pa, pb, pc = abs(p - left), abs(p - up), abs(p - upper_left)
+                predictor = left if pa <= pb and pa <= pc else (up if pb <= pc else upper_left)
+                line[i] = (line[i] + predictor) & 0xFF
+        previous = line
+        gray += line[::channels]  # the first channel: gray, or red (the code is black on white)
+    return memoryview(bytes(gray)).cast("B", (height, width))
+
+
+def scan_qr(locator: Locator) -> str:
+    """Screenshot the element and decode the one QR code in it, as a phone camera would; its text."""
+    barcodes = zxingcpp.read_barcodes(png_to_gray(locator.screenshot()))
+    assert [b.format for b in barcodes] == [zxingcpp.BarcodeFormat.QRCode], f"expected one QR code, read {barcodes}"
+    return barcodes[0].text
