@@ -13,11 +13,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from peewee import IntegrityError
 
 from . import balances, batches, clock, ledger, notify
 from .db import database
 from .gateways import ChargeResult, CheckoutOptions, Gateway, GatewayUnavailable, InvalidResult
 from .models import (
+    AuditLog,
     Encounter,
     Guarantor,
     PatientSession,
@@ -348,8 +350,10 @@ def apply_oldest_first(receipt: Receipt, guarantor: Guarantor) -> None:
         ReceiptApplication.create(receipt=receipt, encounter=by_ext[encounter.id], amount=part, source="pops")
         left -= part
     if left > 0:
-        # The amount was checked against the Current Balance inside the same transaction.
-        raise ValueError(f"{left} of receipt {receipt.number} could not be applied")
+        # The ledger changed between the start and the gateway's answer (an import, say). The
+        # money was received all the same: keep the receipt whole and flag the rest for staff.
+        AuditLog.create(action="receipt_not_fully_applied", actor="POPS", guarantor=guarantor,
+                        detail=f"{receipt.number}: {format_money(left)} left unapplied")
 
 
 def _store_card(guarantor: Guarantor, token) -> None:
@@ -458,12 +462,17 @@ class RefundRefused(Exception):
     """A refund that cannot be made; the message says why."""
 
 
-def refund(gateway: Gateway, receipt: Receipt, amount: Decimal, staff: Staff) -> Transaction:
+def refund(gateway: Gateway, receipt: Receipt, amount: Decimal, staff: Staff, key: str | None = None) -> Transaction:
     """Refund part or all of a POPS receipt through the gateway, by a staff member.
 
-    Never more than was paid less earlier refunds. The refund joins the day's open batch and
-    takes its amount back off the encounters, newest application first.
+    Never more than was paid less earlier refunds. `key` comes from the refund form, so a double
+    click or a retried POST refunds once. The refund joins the day's open batch and takes its
+    amount back off the encounters, newest application first.
     """
+    key = key or new_key()
+    done = Transaction.get_or_none(Transaction.idempotency_key == key)
+    if done is not None:
+        return done
     if not isinstance(amount, Decimal) or not amount.is_finite() or amount <= 0 or amount != amount.quantize(Decimal("0.01")):
         raise RefundRefused("Enter a refund amount of at least $0.01.")
     if receipt.source != "pops" or receipt.status not in ("paid", "partially_refunded"):
@@ -474,41 +483,44 @@ def refund(gateway: Gateway, receipt: Receipt, amount: Decimal, staff: Staff) ->
     sale = Transaction.get_or_none((Transaction.receipt == receipt) & (Transaction.kind == "sale"))
     if sale is None:
         raise RefundRefused("This receipt has no card transaction to refund.")
-    count = Transaction.select().where((Transaction.receipt == receipt) & (Transaction.kind == "refund")).count()
-    key = f"refund-{receipt.number}-{count + 1}-{to_key(amount)}"
-    now = clock.now()
-    # Claim the amount first, so two staff refunding at once cannot exceed what was paid.
+    # Claim the amount first, so two refunds at once can never add up to more than was paid.
     with database.atomic():
         claimed = Receipt.update(refunded_amount=Receipt.refunded_amount + amount).where(
             (Receipt.id == receipt.id) & (Receipt.refunded_amount + amount <= Receipt.amount)
         ).execute()
-        if not claimed:
-            raise RefundRefused("The receipt changed meanwhile; reload it and try again.")
+    if not claimed:
+        raise RefundRefused("The receipt changed meanwhile; reload it and try again.")
     try:
         result = gateway.refund(key, sale.number, amount)
     except GatewayUnavailable:
         result = None
     if result is None or result.status != "approved":
-        Receipt.update(refunded_amount=Receipt.refunded_amount - amount).where(Receipt.id == receipt.id).execute()
+        _release(receipt, amount)
         raise RefundRefused(
             (result.message if result else "The payment service could not be reached.") + " Nothing was refunded."
         )
-    with database.atomic():
-        receipt = Receipt.get_by_id(receipt.id)
-        status = "refunded" if receipt.refunded_amount >= receipt.amount else "partially_refunded"
-        Receipt.update(status=status).where(Receipt.id == receipt.id).execute()
-        group = receipt.guarantor.group
-        transaction = Transaction.create(
-            receipt=receipt, number=result.transaction, kind="refund", amount=amount, status="approved",
-            created_at=now, refund_receipt_number=f"{receipt.number}-R{count + 1}", staff=staff,
-            batch=open_batch(group, now), idempotency_key=key,
-        )
-        _unapply(receipt, amount)
+    now = clock.now()
+    try:
+        with database.atomic():
+            receipt = Receipt.get_by_id(receipt.id)
+            status = "refunded" if receipt.refunded_amount >= receipt.amount else "partially_refunded"
+            Receipt.update(status=status).where(Receipt.id == receipt.id).execute()
+            count = Transaction.select().where((Transaction.receipt == receipt) & (Transaction.kind == "refund")).count()
+            transaction = Transaction.create(
+                receipt=receipt, number=result.transaction, kind="refund", amount=amount, status="approved",
+                created_at=now, refund_receipt_number=f"{receipt.number}-R{count + 1}", staff=staff,
+                batch=open_batch(receipt.guarantor.group, now), idempotency_key=key,
+            )
+            _unapply(receipt, amount)
+    except IntegrityError:
+        # The same form twice at the same moment: the gateway refunded once, under this key.
+        _release(receipt, amount)
+        return Transaction.get(Transaction.idempotency_key == key)
     return transaction
 
 
-def to_key(amount: Decimal) -> str:
-    return str(amount).replace(".", "_")
+def _release(receipt: Receipt, amount: Decimal) -> None:
+    Receipt.update(refunded_amount=Receipt.refunded_amount - amount).where(Receipt.id == receipt.id).execute()
 
 
 def _unapply(receipt: Receipt, amount: Decimal) -> None:

@@ -487,3 +487,33 @@ def test_a_refund_the_gateway_refuses_changes_nothing(client, app, account):
         payments.refund(app.state.gateway, Receipt.get(), Decimal("10.00"), staff)
     assert Receipt.get().refunded_amount == Decimal("0.00") and Receipt.get().status == "paid"
     assert Transaction.select().where(Transaction.kind == "refund").count() == 0
+
+
+def test_the_same_refund_form_twice_refunds_once(client, app, account):
+    sign_in_as(client, account, quickpay=True)
+    pay(client)
+    staff = Staff.create(email="desk@example.org", password_hash="x", totp_secret="x")
+    receipt = Receipt.get()
+    first = payments.refund(app.state.gateway, receipt, Decimal("20.00"), staff, key="refund-form-key-1")
+    again = payments.refund(app.state.gateway, Receipt.get(), Decimal("20.00"), staff, key="refund-form-key-1")
+    assert again.id == first.id
+    assert Receipt.get().refunded_amount == Decimal("20.00")
+    assert SandboxCharge.get().refunded == Decimal("20.00")
+    assert Transaction.select().where(Transaction.kind == "refund").count() == 1
+
+
+def test_a_payment_the_ledger_no_longer_needs_in_full_is_kept_whole_and_flagged(client, account):
+    """Between the start and the gateway's answer an import paid part of the balance: the money is
+    received all the same; the receipt keeps it and staff see the rest flagged."""
+    from pops.models import AuditLog
+
+    sign_in_as(client, account, quickpay=True)
+    path = gateway_path(start(client))  # $120.00
+    EncounterLine.create(encounter=Encounter.get(Encounter.ext_id == "E2"), ext_id="9", kind="patient_payment",
+                         amount=Decimal("-70.00"), date=dt.date(2026, 11, 23))
+    assert "Payment received" in client.get(back_to_pops(client, client.post(path, data=card_form()))).text
+    receipt = Receipt.get()
+    assert receipt.amount == Decimal("120.00") and receipt.status == "paid"
+    assert sum(a.amount for a in receipt.applications) == Decimal("50.00")
+    flag = AuditLog.get(AuditLog.action == "receipt_not_fully_applied")
+    assert "$70.00 left unapplied" in flag.detail

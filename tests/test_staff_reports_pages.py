@@ -311,3 +311,17 @@ def test_the_guarantor_dashboard_lists_receipts_that_lead_to_refund(signed_in, g
     assert page.status_code == 200
     assert page.text.index("POPS-000007") < page.text.index("R-1")
     assert 'href="/staff/receipts/POPS-000007"' in page.text and "(office)" in page.text
+
+
+def test_the_refund_form_sent_twice_refunds_once(signed_in, paid_receipt):
+    import re
+
+    page = signed_in.get("/staff/receipts/R-1001")
+    key = re.search(r'name="key" value="([^"]+)"', page.text).group(1)
+    for _ in range(2):  # a double click, or the browser retrying the POST
+        response = post_form(signed_in, "/staff/receipts/R-1001/refund", {"amount": "10.00", "key": key})
+        assert response.status_code == 303
+    assert Receipt.get_by_id(paid_receipt.id).refunded_amount == D("10.00")
+    assert Transaction.select().where(Transaction.kind == "refund").count() == 1
+    fresh = re.search(r'name="key" value="([^"]+)"', signed_in.get("/staff/receipts/R-1001").text).group(1)
+    assert fresh != key  # the next refund is a new one

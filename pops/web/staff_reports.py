@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from .. import batches, clock, reports, requests_queue
+from .. import batches, clock, payments, reports, requests_queue
 from ..audit import audit
 from ..db import database
 from ..models import SESSION_ORIGINS, Encounter, Group, Guarantor, Receipt, ReceiptApplication, ReferenceBatch, Transaction
@@ -237,6 +237,7 @@ def _receipt_page(request: Request, staff_session, receipt: Receipt, *, error: s
         "receipt": receipt, "guarantor": receipt.guarantor, "group": receipt.guarantor.group, "tz": tz,
         "transactions": transactions, "applications": applications, "refundable": refundable, "left": left,
         "error": error, "amount": amount if amount else f"{left:.2f}", "notice": notice,
+        "refund_key": payments.new_key(),
     }, status_code=status_code)
 
 
@@ -254,8 +255,6 @@ def receipt_page(request: Request, staff_session) -> Response:
 
 @staff_form
 def receipt_refund(request: Request, form: FormData, staff_session) -> Response:
-    from .. import payments
-
     receipt = _receipt(request)
     if receipt is None:
         return _not_found(request, staff_session)
@@ -266,7 +265,8 @@ def receipt_refund(request: Request, form: FormData, staff_session) -> Response:
         return _receipt_page(request, staff_session, receipt, amount=typed, status_code=422,
                              error="Enter the amount to refund in dollars and cents, for example 12.50.")
     try:
-        transaction = payments.refund(request.app.state.gateway, receipt, amount, staff_session.staff)
+        transaction = payments.refund(request.app.state.gateway, receipt, amount, staff_session.staff,
+                                      key=str(form.get("key", ""))[:64] or None)
     except payments.RefundRefused as exc:
         audit(staff_session.staff, "refund_refused", receipt.guarantor,
               detail=f"{receipt.number} {format_money(amount)}: {exc}", request=request)
