@@ -129,6 +129,9 @@ def balances_for(guarantor: Guarantor) -> balances.Balances:
     )
 
 
-def eligibility_for(guarantor: Guarantor) -> balances.Eligibility:
-    """Whether the guarantor may pay online now, and if not the reason and the sentence to show."""
-    return balances.eligibility(balances_for(guarantor), guarantor.group.name)
+def eligibility_for(guarantor: Guarantor, figures: balances.Balances | None = None) -> balances.Eligibility:
+    """Whether the guarantor may pay online now, and if not the reason and the sentence to show.
+
+    Pass the account's `figures` when they are already computed, to save the queries.
+    """
+    return balances.eligibility(figures or balances_for(guarantor), guarantor.group.name)

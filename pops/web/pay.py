@@ -28,7 +28,7 @@ def pay_context(session: PatientSession, *, error: str | None = None, values: di
     guarantor = session.guarantor
     group = session.group
     balances = ledger.balances_for(guarantor)
-    eligibility = ledger.eligibility_for(guarantor)
+    eligibility = ledger.eligibility_for(guarantor, balances)
     return {
         "title": group.name,
         "session": session,

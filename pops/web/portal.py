@@ -31,10 +31,11 @@ def _not_found(request: Request, session: PatientSession, active: str, what: str
 @portal_page
 def home(request: Request, session: PatientSession) -> Response:
     guarantor = session.guarantor
+    figures = ledger.balances_for(guarantor)
     return render(request, "portal/home.html", _page(
         session, "/home", "Home",
-        balances=ledger.balances_for(guarantor),
-        eligibility=ledger.eligibility_for(guarantor),
+        balances=figures,
+        eligibility=ledger.eligibility_for(guarantor, figures),
         current=accounts.latest_statement(guarantor),
         unopened=accounts.newest_unopened_statement(guarantor),
     ))
@@ -43,10 +44,11 @@ def home(request: Request, session: PatientSession) -> Response:
 @portal_page
 def account(request: Request, session: PatientSession) -> Response:
     guarantor = session.guarantor
+    detail = accounts.account_detail(guarantor, history_all=request.query_params.get("history") == "all")
     return render(request, "portal/account.html", _page(
         session, "/account", "Account",
-        detail=accounts.account_detail(guarantor, history_all=request.query_params.get("history") == "all"),
-        eligibility=ledger.eligibility_for(guarantor),
+        detail=detail,
+        eligibility=ledger.eligibility_for(guarantor, detail.balances),
     ))
 
 

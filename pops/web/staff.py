@@ -54,8 +54,8 @@ def _dashboard(request: Request, staff_session, guarantor: Guarantor, *, notice:
         "staff_session": staff_session,
         "guarantor": guarantor,
         "group": guarantor.group,
-        "balances": ledger.balances_for(guarantor),
-        "eligibility": ledger.eligibility_for(guarantor),
+        "balances": (figures := ledger.balances_for(guarantor)),
+        "eligibility": ledger.eligibility_for(guarantor, figures),
         "receipts": list(Receipt.select().where(Receipt.guarantor == guarantor)
                          .order_by(Receipt.received_at.desc(), Receipt.id.desc()).limit(50)),
         "notice": notice,
