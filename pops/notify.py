@@ -1,14 +1,19 @@
 """Messages to patients: every SMS and email goes to the outbox first, then out when POPS can send.
 
-Email goes over SMTP when POPS_SMTP_URL is set; SMS needs a provider adapter, and none is
-configured yet, so SMS stays in the outbox (where staff, the demo and the tests read it).
-Queue inside the unit of work that caused the message; deliver after it commits.
+Email goes over SMTP when POPS_SMTP_URL is set. SMS goes through the provider adapter when
+POPS_SMS_URL is set: a JSON POST {"to": "+1...", "body": "..."} with POPS_SMS_TOKEN as a bearer
+token, which a small relay turns into the provider's own API call. Without them, messages stay
+in the outbox (where staff, the demo and the tests read them). Queue inside the unit of work
+that caused the message; deliver after it commits.
 """
 from __future__ import annotations
 
+import json
 import smtplib
 import ssl
 import sys
+import urllib.error
+import urllib.request
 from email.message import EmailMessage
 from urllib.parse import unquote, urlsplit
 
@@ -54,12 +59,53 @@ def _smtp(url: str) -> smtplib.SMTP:
     return server
 
 
-def deliver(settings: Settings, messages: list[OutboxMessage] | None = None) -> int:
-    """Send queued email over SMTP (all queued, or just `messages`); returns how many went out.
+def _record(message: OutboxMessage, error: str | None) -> bool:
+    if error is None:
+        OutboxMessage.update(status="sent", sent_at=clock.now(), error="").where(OutboxMessage.id == message.id).execute()
+        return True
+    OutboxMessage.update(error=error[:300]).where(OutboxMessage.id == message.id).execute()
+    return False
 
-    Without POPS_SMTP_URL nothing is sent and the messages stay in the outbox. A failure is
-    recorded on the message and left for the next try; it never undoes what caused the message.
+
+def _send_sms(settings: Settings, message: OutboxMessage) -> str | None:
+    """One SMS through the provider adapter; None when it was accepted, else the reason."""
+    request = urllib.request.Request(
+        settings.sms_url,
+        data=json.dumps({"to": message.recipient, "body": message.body}).encode(),
+        headers={"Content-Type": "application/json",
+                 **({"Authorization": f"Bearer {settings.sms_token}"} if settings.sms_token else {})},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return None if 200 <= response.status < 300 else f"SMS provider answered {response.status}"
+    except urllib.error.HTTPError as exc:
+        return f"SMS provider answered {exc.code}"
+    except (OSError, ValueError) as exc:
+        return f"SMS provider unreachable: {exc}"
+
+
+def deliver(settings: Settings, messages: list[OutboxMessage] | None = None) -> int:
+    """Send what is queued (all of it, or just `messages`); returns how many went out.
+
+    Email needs POPS_SMTP_URL and SMS POPS_SMS_URL; without them the messages stay in the outbox.
+    A failure is recorded on the message and left for the next try; it never undoes what caused
+    the message.
     """
+    sent = 0
+    if settings.sms_url:
+        texts = messages if messages is not None else list(
+            OutboxMessage.select()
+            .where((OutboxMessage.channel == "sms") & (OutboxMessage.status == "outbox"))
+            .order_by(OutboxMessage.id)
+        )
+        for message in texts:
+            if message.channel == "sms" and message.status == "outbox":
+                sent += _record(message, _send_sms(settings, message))
+    return sent + _deliver_email(settings, messages)
+
+
+def _deliver_email(settings: Settings, messages: list[OutboxMessage] | None) -> int:
     if not settings.smtp_url:
         return 0
     if messages is None:
@@ -88,10 +134,7 @@ def deliver(settings: Settings, messages: list[OutboxMessage] | None = None) -> 
             try:
                 server.send_message(email)
             except (OSError, smtplib.SMTPException) as exc:
-                OutboxMessage.update(error=str(exc)[:300]).where(OutboxMessage.id == message.id).execute()
+                _record(message, str(exc))
                 continue
-            OutboxMessage.update(status="sent", sent_at=clock.now(), error="").where(
-                OutboxMessage.id == message.id
-            ).execute()
-            sent += 1
+            sent += _record(message, None)
     return sent

@@ -26,6 +26,8 @@ class Settings:
     session_max_hours: int = 12
     smtp_url: str | None = None
     mail_from: str = "POPS <no-reply@pops.invalid>"
+    sms_url: str | None = None  # the SMS provider adapter's endpoint (JSON POST)
+    sms_token: str | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -47,6 +49,8 @@ class Settings:
             staff_idle_minutes=staff_idle,
             smtp_url=env.get("POPS_SMTP_URL") or None,
             mail_from=env.get("POPS_MAIL_FROM") or defaults.mail_from,
+            sms_url=env.get("POPS_SMS_URL") or None,
+            sms_token=env.get("POPS_SMS_TOKEN") or None,
         )
 
     @property

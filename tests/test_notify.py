@@ -1,6 +1,8 @@
 """The outbox: every message is kept; email goes out over a real SMTP conversation when configured."""
 from __future__ import annotations
 
+import http.server
+import json
 import socket
 import socketserver
 import threading
@@ -98,3 +100,47 @@ def test_the_demo_prints_each_queued_message(guarantor, monkeypatch, capsys):
     monkeypatch.setattr(notify, "ECHO", False)
     notify.queue_sms("+15555550123", "654321 is your sign-in code.", purpose="sign_in", guarantor=guarantor)
     assert capsys.readouterr().err == ""
+
+
+class _ProviderHandler(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):  # noqa: N802 (the standard library's name)
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.server.received.append((self.headers.get("Authorization"), body))
+        status = 503 if body["to"] == "+15555550999" else 202
+        self.send_response(status)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def sms_provider():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _ProviderHandler)
+    server.received = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_sms_goes_through_the_provider_adapter_and_a_refusal_waits_for_the_next_try(guarantor, sms_provider):
+    host, port = sms_provider.server_address
+    settings = Settings(secret_key="s" * 40, sms_url=f"http://{host}:{port}/sms", sms_token="tok-123")
+    notify.queue_sms("+15555550123", "123456 is your sign-in code.", purpose="sign_in", guarantor=guarantor)
+    notify.queue_sms("+15555550999", "Pay here", purpose="balance")
+    notify.queue_email("maria@example.org", "Receipt", "Thanks", purpose="receipt")  # no SMTP: stays
+    assert notify.deliver(settings) == 1
+    assert sms_provider.received[0] == ("Bearer tok-123", {"to": "+15555550123", "body": "123456 is your sign-in code."})
+    ok, refused, email = OutboxMessage.select().order_by(OutboxMessage.id)
+    assert ok.status == "sent" and ok.sent_at is not None
+    assert refused.status == "outbox" and refused.error == "SMS provider answered 503"
+    assert email.status == "outbox"
+    assert notify.deliver(settings) == 0 and len(sms_provider.received) == 3  # only the refused one again
+
+
+def test_settings_read_the_sms_adapter_from_the_environment():
+    settings = Settings.from_env({"POPS_SMS_URL": "https://relay.example.org/sms", "POPS_SMS_TOKEN": "t"})
+    assert (settings.sms_url, settings.sms_token) == ("https://relay.example.org/sms", "t")
+    assert Settings.from_env({}).sms_url is None
