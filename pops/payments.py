@@ -42,6 +42,7 @@ MSG_NO_METHOD = "Online payment is not available for {group}. Please call {phone
 MSG_UNAVAILABLE = "We could not reach the payment service. You were not charged. Please try again in a few minutes."
 MSG_NOT_COMPLETED = "The payment was not completed. You were not charged."
 MSG_EARLIER_PAID = "Your earlier payment went through, so we did not start another one."
+MSG_IN_PROGRESS = "A payment on this account is still being processed. Please wait a minute, then check your receipts before paying again."
 
 
 class PaymentRefused(Exception):
@@ -207,7 +208,14 @@ def _close_open_attempts(gateway: Gateway, guarantor: Guarantor, but: PaymentAtt
         (PaymentAttempt.guarantor == guarantor) & PaymentAttempt.status.in_(OPEN) & (PaymentAttempt.id != but.id)
     ):
         try:
-            result = gateway.cancel(attempt.key)
+            if attempt.stored_card_id is not None:
+                # A stored-card charge has no page to close: while its answer is unknown it may
+                # still go through, so no second payment starts on top of it.
+                result = gateway.lookup(attempt.key)
+                if result is None or result.status == "open":
+                    raise PaymentRefused(MSG_IN_PROGRESS)
+            else:
+                result = gateway.cancel(attempt.key)
         except GatewayUnavailable as exc:
             raise PaymentRefused(MSG_UNAVAILABLE) from exc
         settled = settle(attempt, result) if result is not None else _finish(attempt, "canceled", MSG_NOT_COMPLETED)
@@ -276,6 +284,10 @@ def settle(attempt: PaymentAttempt, result: ChargeResult) -> PaymentAttempt:
         raise ValueError(f"gateway charged {result.amount} for an attempt of {attempt.amount}")
     now = clock.now()
     status = "paid" if result.status == "approved" else "declined"
+    settleable = PaymentAttempt.status.in_(OPEN)
+    if status == "paid":
+        # Money that arrived after the attempt was given up is still recorded, never dropped.
+        settleable |= PaymentAttempt.status.in_(("canceled", "error")) & PaymentAttempt.receipt.is_null()
     with database.atomic():
         rows = PaymentAttempt.update(
             status=status,
@@ -286,7 +298,7 @@ def settle(attempt: PaymentAttempt, result: ChargeResult) -> PaymentAttempt:
             card_type=result.brand,
             last4=result.last4,
             message=result.message if status == "declined" else "",
-        ).where((PaymentAttempt.id == attempt.id) & PaymentAttempt.status.in_(OPEN)).execute()
+        ).where((PaymentAttempt.id == attempt.id) & settleable).execute()
         if not rows:
             return _reload(attempt)  # someone else settled it first
         attempt = _reload(attempt)

@@ -517,3 +517,34 @@ def test_a_payment_the_ledger_no_longer_needs_in_full_is_kept_whole_and_flagged(
     assert sum(a.amount for a in receipt.applications) == Decimal("50.00")
     flag = AuditLog.get(AuditLog.action == "receipt_not_fully_applied")
     assert "$70.00 left unapplied" in flag.detail
+
+
+def test_no_second_payment_on_top_of_a_stored_card_charge_still_in_flight(client, app, account):
+    Group.update(enable_payment_method_storage=True).execute()
+    sign_in_as(client, account)
+    back_to_pops(client, client.post(gateway_path(start(client, "other", "10", form=pay_form(client, "/pay"))),
+                                     data=card_form(store="1")))
+    card = StoredCard.get()
+    # a saved-card payment whose gateway call has not answered yet (the process stopped mid-call)
+    app.state.gateway.unreachable = True
+    response = start(client, "other", "15", form=pay_form(client, "/pay"), card=str(card.id))
+    assert response.status_code == 303 and PaymentAttempt.select().where(PaymentAttempt.status == "pending").count() == 1
+    app.state.gateway.unreachable = False
+    refused = start(client, "other", "5", form=pay_form(client, "/pay"))
+    assert refused.status_code == 400 and "still being processed" in refused.text
+    # the settle job finds no charge under its key and closes it; then paying works again
+    clock.advance(dt.timedelta(minutes=3))
+    sign_in_as(client, account)
+    assert payments.settle_pending(app.state.gateway) == {"canceled": 1}
+    assert gateway_path(start(client, "other", "5", form=pay_form(client, "/pay")))
+
+
+def test_money_that_arrives_after_an_attempt_was_given_up_is_still_recorded(client, app, account):
+    sign_in_as(client, account, quickpay=True)
+    path = gateway_path(start(client))
+    attempt = PaymentAttempt.get()
+    PaymentAttempt.update(status="error", message="gave up").execute()  # as if a bug had closed it early
+    back = client.post(path, data=card_form()).headers["location"]
+    result = app.state.gateway.confirm(urlsplit(back).query.removeprefix("result="))
+    settled = payments.settle(PaymentAttempt.get_by_id(attempt.id), result)
+    assert settled.status == "paid" and Receipt.get().amount == Decimal("120.00")
