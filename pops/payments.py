@@ -119,6 +119,8 @@ def start(
     options = checkout_options(group)
     card = None
     if stored_card_id is not None:
+        if not may_use_saved_cards(session):
+            raise PaymentRefused("Saved cards can be used after you sign in with a code (View Account).")
         card = StoredCard.get_or_none(
             (StoredCard.id == stored_card_id) & (StoredCard.guarantor == guarantor) & StoredCard.removed_at.is_null()
         )
@@ -146,6 +148,10 @@ def start(
         )
     try:
         _close_open_attempts(gateway, guarantor, but=attempt)
+        # Another payment may have settled between the check above and now: check again, on
+        # the account as it is after every other attempt has been closed or recorded.
+        if chosen_amount(guarantor, choice, other) != amount and choice != "other":
+            raise PaymentRefused(MSG_STALE)
     except PaymentRefused as refusal:
         _finish(attempt, "canceled", str(refusal))
         raise
@@ -190,10 +196,14 @@ def _resume(gateway: Gateway, attempt: PaymentAttempt, guarantor: Guarantor, ret
             return_url, checkout_options(guarantor.group),
         )
     except GatewayUnavailable:
-        # No checkout exists for this key, so no card can be charged under it: safe to close.
-        _finish(attempt, "error", MSG_UNAVAILABLE)
+        # The gateway may have opened a checkout under this key before the line dropped (and a
+        # resubmitted form reaches the same one), so the attempt stays open, never "error": the
+        # settle job asks the gateway about the key later. The patient is told they were not charged.
+        PaymentAttempt.update(message=MSG_UNAVAILABLE, updated_at=clock.now()).where(
+            (PaymentAttempt.id == attempt.id) & PaymentAttempt.status.in_(OPEN)
+        ).execute()
         return Started(_reload(attempt), None)
-    PaymentAttempt.update(status="pending", gateway_checkout=checkout.id, updated_at=clock.now()).where(
+    PaymentAttempt.update(status="pending", gateway_checkout=checkout.id, message="", updated_at=clock.now()).where(
         (PaymentAttempt.id == attempt.id) & PaymentAttempt.status.in_(OPEN)
     ).execute()
     return Started(_reload(attempt), checkout.url)
@@ -256,7 +266,7 @@ def complete(gateway: Gateway, attempt: PaymentAttempt, result_token: str) -> Pa
     A reused or forged token changes nothing (the attempt shows as it is); an unreachable
     gateway leaves the attempt pending for the settle job.
     """
-    if attempt.status not in OPEN:
+    if attempt.receipt_id is not None:
         return attempt
     try:
         result = gateway.confirm(result_token)
@@ -265,9 +275,9 @@ def complete(gateway: Gateway, attempt: PaymentAttempt, result_token: str) -> Pa
     except GatewayUnavailable:
         _mark_pending(attempt)
         return _reload(attempt)
-    if result.key != attempt.key:
+    if result.key != attempt.key or result.status == "open":
         return _reload(attempt)
-    if result.status == "open":
+    if attempt.status not in OPEN and result.status != "approved":
         return _reload(attempt)
     return settle(attempt, result)
 
@@ -283,6 +293,7 @@ def settle(attempt: PaymentAttempt, result: ChargeResult) -> PaymentAttempt:
     if result.status == "approved" and result.amount != attempt.amount:
         raise ValueError(f"gateway charged {result.amount} for an attempt of {attempt.amount}")
     now = clock.now()
+    charged_at = result.charged_at or now  # the day of the charge, even if recorded after midnight
     status = "paid" if result.status == "approved" else "declined"
     settleable = PaymentAttempt.status.in_(OPEN)
     if status == "paid":
@@ -304,12 +315,12 @@ def settle(attempt: PaymentAttempt, result: ChargeResult) -> PaymentAttempt:
         attempt = _reload(attempt)
         guarantor = attempt.guarantor
         group = guarantor.group
-        received_date = now.astimezone(ZoneInfo(group.timezone)).date()
+        received_date = charged_at.astimezone(ZoneInfo(group.timezone)).date()
         receipt = Receipt.create(
             number=f"POPS-{attempt.id:06d}",
             guarantor=guarantor,
             source="pops",
-            received_at=now,
+            received_at=charged_at,
             received_date=received_date,
             method=attempt.method,
             card_type=result.brand,
@@ -317,7 +328,7 @@ def settle(attempt: PaymentAttempt, result: ChargeResult) -> PaymentAttempt:
             amount=attempt.amount if status == "paid" else ZERO,
             status="paid" if status == "paid" else "unsuccessful",
             decline_reason=result.message if status == "declined" else "",
-            batch=open_batch(group, now),
+            batch=open_batch(group, charged_at),
             taken_by=attempt.staff_id,
         )
         Transaction.create(
@@ -374,6 +385,15 @@ def _store_card(guarantor: Guarantor, token) -> None:
             guarantor=guarantor, gateway_token=token.token, brand=token.brand, last4=token.last4,
             exp_month=token.exp_month, exp_year=token.exp_year,
         )
+
+
+def may_use_saved_cards(session: PatientSession) -> bool:
+    """A saved card is charged only for someone who proved who they are: a link alone is not enough.
+
+    A forwarded text or a statement QR opens QuickPay, but charging the card on file needs a
+    signed-in patient (a one-time code) or a staff member taking the payment in a mirror.
+    """
+    return not session.quickpay and session.auth in ("code", "staff")
 
 
 def remove_card(guarantor: Guarantor, card_id: int) -> bool:
@@ -514,16 +534,22 @@ def refund(gateway: Gateway, receipt: Receipt, amount: Decimal, staff: Staff, ke
     now = clock.now()
     try:
         with database.atomic():
-            receipt = Receipt.get_by_id(receipt.id)
-            status = "refunded" if receipt.refunded_amount >= receipt.amount else "partially_refunded"
-            Receipt.update(status=status).where(Receipt.id == receipt.id).execute()
-            count = Transaction.select().where((Transaction.receipt == receipt) & (Transaction.kind == "refund")).count()
+            # One refund records at a time per receipt (PostgreSQL locks the row; SQLite's write
+            # transactions are serial), so each sees the refunds recorded before it.
+            locked = Receipt.select().where(Receipt.id == receipt.id)
+            receipt = (locked.for_update() if database.for_update else locked).get()
+            earlier = [t.amount for t in Transaction.select().where(
+                (Transaction.receipt == receipt) & (Transaction.kind == "refund"))]
             transaction = Transaction.create(
                 receipt=receipt, number=result.transaction, kind="refund", amount=amount, status="approved",
-                created_at=now, refund_receipt_number=f"{receipt.number}-R{count + 1}", staff=staff,
+                created_at=now, refund_receipt_number=f"{receipt.number}-R{len(earlier) + 1}", staff=staff,
                 batch=open_batch(receipt.guarantor.group, now), idempotency_key=key,
             )
-            _unapply(receipt, amount)
+            # The status counts refunds made, not amounts still being claimed by a refund in flight.
+            refunded = sum(earlier, ZERO) + amount
+            status = "refunded" if refunded >= receipt.amount else "partially_refunded"
+            Receipt.update(status=status).where(Receipt.id == receipt.id).execute()
+            _unapply(receipt, amount, refunded_before=sum(earlier, ZERO))
     except IntegrityError:
         # The same form twice at the same moment: the gateway refunded once, under this key.
         _release(receipt, amount)
@@ -535,13 +561,16 @@ def _release(receipt: Receipt, amount: Decimal) -> None:
     Receipt.update(refunded_amount=Receipt.refunded_amount - amount).where(Receipt.id == receipt.id).execute()
 
 
-def _unapply(receipt: Receipt, amount: Decimal) -> None:
+def _unapply(receipt: Receipt, amount: Decimal, refunded_before: Decimal) -> None:
+    """Take a refund back off the encounters: first from what was never applied, then newest first."""
     applied: dict[int, Decimal] = {}
     for application in ReceiptApplication.select().where(
         (ReceiptApplication.receipt == receipt) & (ReceiptApplication.source == "pops")
     ):
         applied[application.encounter_id] = applied.get(application.encounter_id, ZERO) + application.amount
-    left = amount
+    # Money the receipt holds that no encounter got (flagged when it was paid) goes back first.
+    unapplied = receipt.amount - refunded_before - sum(applied.values(), ZERO)
+    left = amount - min(amount, max(unapplied, ZERO))
     for encounter_id in sorted(applied, reverse=True):
         if left <= 0:
             break

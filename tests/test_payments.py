@@ -329,8 +329,28 @@ def test_gateway_unreachable_at_the_start_tells_the_patient_they_were_not_charge
     response = start(client)
     assert response.status_code == 303 and response.headers["location"].startswith("/pay/result/")
     page = client.get(response.headers["location"])
-    assert "You were not charged" in page.text
-    assert PaymentAttempt.get().status == "error" and Receipt.select().count() == 0
+    assert "Payment not completed" in page.text and "You were not charged" in page.text
+    assert 'hx-trigger="every 3s"' not in page.text
+    # open until the gateway can be asked about the key; then closed as never charged
+    assert PaymentAttempt.get().status == "attempt" and Receipt.select().count() == 0
+    app.state.gateway.unreachable = False
+    clock.advance(dt.timedelta(minutes=5))
+    assert payments.settle_pending(app.state.gateway) == {"canceled": 1}
+
+
+def test_a_form_resubmitted_after_the_gateway_blinked_still_records_the_payment(client, app, account):
+    """The checkout was opened, the answer lost; the same form again reaches the same checkout,
+    and the payment made there is recorded (the review's critical case)."""
+    sign_in_as(client, account, quickpay=True)
+    form = pay_form(client)
+    path = gateway_path(start(client, form=form))
+    app.state.gateway.unreachable = True
+    blinked = start(client, form=form)  # back, resubmit: the gateway does not answer this time
+    assert blinked.status_code == 303 and PaymentAttempt.get().status == "pending"
+    app.state.gateway.unreachable = False
+    assert gateway_path(start(client, form=form)) == path
+    assert "Payment received" in client.get(back_to_pops(client, client.post(path, data=card_form()))).text
+    assert Receipt.get().amount == Decimal("120.00") and PaymentAttempt.get().status == "paid"
 
 
 def test_gateway_unreachable_on_return_stays_pending_until_the_settle_job_finds_the_charge(client, app, account, settings, monkeypatch, capsys):
@@ -548,3 +568,77 @@ def test_money_that_arrives_after_an_attempt_was_given_up_is_still_recorded(clie
     result = app.state.gateway.confirm(urlsplit(back).query.removeprefix("result="))
     settled = payments.settle(PaymentAttempt.get_by_id(attempt.id), result)
     assert settled.status == "paid" and Receipt.get().amount == Decimal("120.00")
+
+
+def test_a_quickpay_link_alone_cannot_charge_the_saved_card(client, account):
+    Group.update(enable_payment_method_storage=True).execute()
+    sign_in_as(client, account)
+    back_to_pops(client, client.post(gateway_path(start(client, "other", "10", form=pay_form(client, "/pay"))),
+                                     data=card_form(store="1")))
+    card = StoredCard.get()
+    sign_in_as(client, account, quickpay=True, origin="statement_qr")  # a forwarded text, a found statement
+    page = client.get("/quickpay")
+    assert "Saved Visa" not in page.text
+    refused = start(client, "other", "15", form=pay_form(client), card=str(card.id))
+    assert refused.status_code == 400 and "after you sign in with a code" in refused.text
+    assert Receipt.select().count() == 1
+
+
+def test_a_tab_started_while_another_payment_settles_is_refused(client, app, account, monkeypatch):
+    """Tab A is at the gateway; tab B (loaded after A started) is sent just as A's payment is
+    recorded: B must not open a second checkout for the whole balance."""
+    sign_in_as(client, account, quickpay=True)
+    tab_a = gateway_path(start(client))
+    tab_b = pay_form(client)
+    original = payments._close_open_attempts
+
+    def a_settles_first(gateway, guarantor, but):
+        back = client.post(tab_a, data=card_form()).headers["location"]
+        payments.complete(gateway, PaymentAttempt.get(PaymentAttempt.id != but.id), urlsplit(back).query.removeprefix("result="))
+        return original(gateway, guarantor, but)
+
+    monkeypatch.setattr(payments, "_close_open_attempts", a_settles_first)
+    refused = start(client, form=tab_b)
+    assert refused.status_code == 400
+    assert [r.amount for r in Receipt.select()] == [Decimal("120.00")]
+    assert sorted(a.status for a in PaymentAttempt.select()) == ["canceled", "paid"]
+    assert SandboxCharge.select().count() == 1
+
+
+def test_a_charge_just_before_midnight_recorded_after_it_keeps_its_day(client, app, account):
+    clock.freeze(dt.datetime(2026, 11, 24, 5, 58, tzinfo=dt.timezone.utc))  # 23:58 on the 23rd in Chicago
+    sign_in_as(client, account, quickpay=True)
+    path = gateway_path(start(client))
+    back = client.post(path, data=card_form()).headers["location"]
+    app.state.gateway.unreachable = True
+    client.get(back.replace("http://testserver", ""))
+    app.state.gateway.unreachable = False
+    clock.advance(dt.timedelta(minutes=5))  # the settle job runs after midnight
+    assert payments.settle_pending(app.state.gateway) == {"paid": 1}
+    receipt = Receipt.get()
+    assert receipt.received_date == dt.date(2026, 11, 23) and receipt.batch.batch_date == dt.date(2026, 11, 23)
+
+
+def test_a_refund_in_flight_does_not_make_another_read_refunded(client, app, account):
+    sign_in_as(client, account, quickpay=True)
+    pay(client)
+    staff = Staff.create(email="desk@example.org", password_hash="x", totp_secret="x")
+    receipt = Receipt.get()
+    # another clerk's $60.00 refund has claimed its amount and is waiting on the gateway
+    Receipt.update(refunded_amount=Receipt.refunded_amount + Decimal("60.00")).execute()
+    payments.refund(app.state.gateway, receipt, Decimal("60.00"), staff)
+    assert Receipt.get().status == "partially_refunded"  # $60.00 of $120.00 actually refunded
+
+
+def test_refunding_the_part_no_visit_got_does_not_bill_the_patient_again(client, app, account):
+    sign_in_as(client, account, quickpay=True)
+    path = gateway_path(start(client))  # $120.00
+    EncounterLine.create(encounter=Encounter.get(Encounter.ext_id == "E2"), ext_id="9", kind="patient_payment",
+                         amount=Decimal("-70.00"), date=dt.date(2026, 11, 23))
+    back_to_pops(client, client.post(path, data=card_form()))  # $50.00 applied, $70.00 flagged
+    staff = Staff.create(email="desk@example.org", password_hash="x", totp_secret="x")
+    before = ledger.balances_for(account).current_balance
+    payments.refund(app.state.gateway, Receipt.get(), Decimal("70.00"), staff)
+    assert ledger.balances_for(account).current_balance == before  # the visits keep their $50.00
+    payments.refund(app.state.gateway, Receipt.get(), Decimal("20.00"), staff)
+    assert ledger.balances_for(account).current_balance == before + Decimal("20.00")

@@ -325,3 +325,18 @@ def test_the_refund_form_sent_twice_refunds_once(signed_in, paid_receipt):
     assert Transaction.select().where(Transaction.kind == "refund").count() == 1
     fresh = re.search(r'name="key" value="([^"]+)"', signed_in.get("/staff/receipts/R-1001").text).group(1)
     assert fresh != key  # the next refund is a new one
+
+
+def test_after_a_failed_refund_the_form_keeps_its_key(signed_in, app, paid_receipt):
+    """If the gateway refunded before the line dropped, trying again must get that refund back."""
+    import re
+
+    key = re.search(r'name="key" value="([^"]+)"', signed_in.get("/staff/receipts/R-1001").text).group(1)
+    app.state.gateway.unreachable = True
+    try:
+        failed = post_form(signed_in, "/staff/receipts/R-1001/refund", {"amount": "10.00", "key": key})
+    finally:
+        app.state.gateway.unreachable = False
+    assert failed.status_code == 422 and f'name="key" value="{key}"' in failed.text
+    assert post_form(signed_in, "/staff/receipts/R-1001/refund", {"amount": "10.00", "key": key}).status_code == 303
+    assert Transaction.get(Transaction.kind == "refund").idempotency_key == key

@@ -7,6 +7,7 @@ twice returns the first answer and charges once.
 """
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
@@ -57,6 +58,7 @@ class ChargeResult:
     wallet: str = ""  # "", "google_pay", "apple_pay"
     message: str = ""  # why it was declined or failed, in words a patient understands
     stored_card: StoredCardToken | None = None
+    charged_at: dt.datetime | None = None  # when the gateway made the charge
 
 
 @dataclass(frozen=True)

@@ -111,6 +111,7 @@ def _result(charge: SandboxCharge, message: str = "") -> ChargeResult:
         wallet=charge.wallet,
         message=message or _message(charge),
         stored_card=stored,
+        charged_at=charge.created_at,
     )
 
 

@@ -37,7 +37,8 @@ def pay_context(session: PatientSession, *, error: str | None = None, values: di
         "balances": balances,
         "eligibility": eligibility,
         "options": pay_options(balances, group.show_current_balance) if eligibility.allowed else [],
-        "cards": payments.saved_cards(guarantor) if group.enable_payment_method_storage else [],
+        "cards": (payments.saved_cards(guarantor)
+                  if group.enable_payment_method_storage and payments.may_use_saved_cards(session) else []),
         "can_pay_online": group.enable_credit_card or group.enable_google_pay or group.enable_apple_pay,
         "pay_key": payments.new_key(),
         "pay_seq": guarantor.payment_seq,
@@ -118,12 +119,13 @@ def result(request: Request) -> Response:
     if attempt.status in payments.OPEN:
         attempt = payments.refresh(request.app.state.gateway, attempt)
         notify.deliver(request.app.state.settings)
+    title = RESULT_TITLES["error"] if attempt.status in payments.OPEN and attempt.message else RESULT_TITLES[attempt.status]
     guarantor = attempt.guarantor
     owner = session is not None and session.guarantor_id == guarantor.id
     if owner:
         sessions.record_page(session, request.url.path)
     return render(request, "pay_result.html", {
-        "title": RESULT_TITLES[attempt.status],
+        "title": title,
         "attempt": attempt,
         "receipt": attempt.receipt,
         "owner": owner,

@@ -225,7 +225,7 @@ def _refundable(receipt: Receipt):
 
 
 def _receipt_page(request: Request, staff_session, receipt: Receipt, *, error: str = "", amount: str = "",
-                  notice: str = "", status_code: int = 200) -> Response:
+                  notice: str = "", status_code: int = 200, refund_key: str | None = None) -> Response:
     refundable, left = _refundable(receipt)
     tz = ZoneInfo(receipt.guarantor.group.timezone)
     transactions = list(Transaction.select().where(Transaction.receipt == receipt)
@@ -237,7 +237,9 @@ def _receipt_page(request: Request, staff_session, receipt: Receipt, *, error: s
         "receipt": receipt, "guarantor": receipt.guarantor, "group": receipt.guarantor.group, "tz": tz,
         "transactions": transactions, "applications": applications, "refundable": refundable, "left": left,
         "error": error, "amount": amount if amount else f"{left:.2f}", "notice": notice,
-        "refund_key": payments.new_key(),
+        # After a failed try the form keeps its key: if the gateway did refund before the line
+        # dropped, trying again gets that refund back instead of making a second one.
+        "refund_key": refund_key or payments.new_key(),
     }, status_code=status_code)
 
 
@@ -271,6 +273,7 @@ def receipt_refund(request: Request, form: FormData, staff_session) -> Response:
         audit(staff_session.staff, "refund_refused", receipt.guarantor,
               detail=f"{receipt.number} {format_money(amount)}: {exc}", request=request)
         return _receipt_page(request, staff_session, Receipt.get_by_id(receipt.id), amount=typed, status_code=422,
+                             refund_key=str(form.get("key", ""))[:64] or None,
                              error=str(exc))
     audit(staff_session.staff, "refund", receipt.guarantor,
           detail=f"{receipt.number} {format_money(amount)} as {transaction.refund_receipt_number}", request=request)
