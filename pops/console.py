@@ -83,8 +83,12 @@ def send_balance_notification(guarantor: Guarantor, channel: str, staff: Staff, 
             return Notification(False, "Not sent: there is no mobile number on this account.")
         if guarantor.sms_opt_out:
             return Notification(False, "Not sent: this guarantor has opted out of text messages.")
+        if not guarantor.notify_balance_text:
+            return Notification(False, "Not sent: the patient chose not to get balance notices by text (Profile).")
     elif not guarantor.email:
         return Notification(False, "Not sent: there is no email address on this account.")
+    elif not guarantor.notify_balance_email:
+        return Notification(False, "Not sent: the patient chose not to get balance notices by email (Profile).")
     group = guarantor.group
     code, _ = links.mint(guarantor, channel, secret_key, created_by=staff)
     url = links.url(base_url, code)

@@ -131,4 +131,7 @@ def sign_in_as(client, guarantor, *, quickpay: bool = False, origin: str = "sign
     auth = "staff" if staff else ("quickpay" if quickpay else "code")
     token, session = sessions.start_patient(guarantor, origin, auth, quickpay=quickpay, staff=staff)
     client.cookies.set("pops_session", token)
+    if staff is not None:  # a mirror lives on its staff member's own session, in the same browser
+        staff_token, _ = sessions.start_staff(staff)
+        client.cookies.set("pops_staff", staff_token)
     return session

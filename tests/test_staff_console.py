@@ -309,10 +309,14 @@ def test_send_by_email(as_staff, guarantor):
     ("no_email", "email", "Not sent: there is no email address on this account."),
     ("nothing_owed", "sms", "Not sent: nothing is owed (the Amount Due is $0.00)."),
     ("no_statement", "email", "Not sent: this guarantor has no current statement."),
+    ("no_balance_texts", "sms", "Not sent: the patient chose not to get balance notices by text (Profile)."),
+    ("no_balance_emails", "email", "Not sent: the patient chose not to get balance notices by email (Profile)."),
 ])
 def test_send_is_refused_with_the_reason(as_staff, guarantor, setup, channel, reason):
     owe(guarantor, statement_due="0.00" if setup == "nothing_owed" else "80.00", statement=setup != "no_statement")
-    changes = {"opt_out": {"sms_opt_out": True}, "no_mobile": {"mobile": ""}, "no_email": {"email": ""}}.get(setup)
+    changes = {"opt_out": {"sms_opt_out": True}, "no_mobile": {"mobile": ""}, "no_email": {"email": ""},
+               "no_balance_texts": {"notify_balance_text": False},
+               "no_balance_emails": {"notify_balance_email": False}}.get(setup)
     if changes:
         Guarantor.update(**changes).where(Guarantor.id == guarantor.id).execute()
     response = post_form(as_staff, "/staff/guarantors/A1001/notify", {"channel": channel})
@@ -464,3 +468,21 @@ def test_audit_log_shows_who_what_when_and_where(as_admin, guarantor):
     assert "view_dashboard" in page and "admin@example.org" in page and "sign_in" in page
     assert "testclient" in page  # the client's address
     assert 'href="/staff/guarantors/A1001"' in page
+
+
+@pytest.mark.parametrize("how", ["log out", "deactivated", "idle"])
+def test_a_mirror_ends_with_its_staff_members_session(as_staff, guarantor, staff, how):
+    """A shared desk PC: once the staff member is gone, the patient's pages are gone too."""
+    Group.update(session_idle_timeout=60).execute()  # the mirror itself would live on
+    post_form(as_staff, "/staff/mirror", {"group": "RFM", "guarantor": "A1001"})
+    assert as_staff.get("/home").status_code == 200
+    if how == "log out":
+        post_form(as_staff, "/staff/logout")
+    elif how == "deactivated":
+        Staff.update(active=False).where(Staff.id == staff.id).execute()
+    else:
+        clock.advance(dt.timedelta(minutes=16))  # past the staff idle timeout (15), not the group's (60)
+    response = as_staff.get("/home")
+    assert response.status_code == 303 and response.headers["location"].startswith("/login")
+    mirror = PatientSession.get()
+    assert mirror.ended_at is not None

@@ -1,6 +1,7 @@
 """Session cookies: patient and staff apart, HttpOnly, SameSite=Lax, Secure behind HTTPS."""
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from typing import Callable
 
@@ -9,7 +10,7 @@ from starlette.responses import RedirectResponse, Response
 
 from .. import sessions
 from ..db import database
-from ..models import PatientSession
+from ..models import PatientSession, StaffSession
 
 PATIENT_COOKIE = "pops_session"
 STAFF_COOKIE = "pops_staff"
@@ -28,7 +29,23 @@ def clear_session_cookie(response: Response, request: Request, name: str) -> Non
 
 
 def patient_session(request: Request, *, touch: bool = True) -> PatientSession | None:
-    return sessions.load(PatientSession, request.cookies.get(PATIENT_COOKIE), touch=touch)
+    """The live patient-side session of this browser, or None.
+
+    A staff mirror lives only as long as the staff member's own session in the same browser: a
+    log out, a deactivation or the staff idle timeout ends the mirror too (a shared desk PC).
+    """
+    session = sessions.load(PatientSession, request.cookies.get(PATIENT_COOKIE), touch=touch)
+    if session is not None and session.staff_id is not None and not _backed_by_staff(request, session, touch):
+        sessions.end(session, "staff_ended")
+        return None
+    return session
+
+
+def _backed_by_staff(request: Request, mirror: PatientSession, touch: bool) -> bool:
+    idle = dt.timedelta(minutes=request.app.state.settings.staff_idle_minutes)
+    staff_session = sessions.load(StaffSession, request.cookies.get(STAFF_COOKIE), touch=touch, idle=idle)
+    return (staff_session is not None and staff_session.staff_id == mirror.staff_id
+            and staff_session.staff.active)
 
 
 def end_current_patient_session(request: Request) -> None:
