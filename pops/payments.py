@@ -528,9 +528,12 @@ def refund(gateway: Gateway, receipt: Receipt, amount: Decimal, staff: Staff, ke
         result = None
     if result is None or result.status != "approved":
         _release(receipt, amount)
-        raise RefundRefused(
-            (result.message if result else "The payment service could not be reached.") + " Nothing was refunded."
-        )
+        if result is None:
+            # A timeout does not prove nothing happened: the form keeps its key, so trying again
+            # gets back a refund the gateway did make instead of making a second one.
+            raise RefundRefused("The payment service did not answer, so the refund is not confirmed. "
+                                "Try again with this form: it cannot refund twice.")
+        raise RefundRefused(f"{result.message} Nothing was refunded.")
     now = clock.now()
     try:
         with database.atomic():
