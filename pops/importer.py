@@ -999,7 +999,7 @@ class _Writer:
         self.statements(gid, encounters, g.children.get("statements", []))
         self.receipts(gid, ZoneInfo(group.timezone), encounters, g.children.get("receipts", []))
         self.appointments(gid, patients, g.children.get("appointments", []))
-        self.post_back(gid, posted)
+        self.post_back(gid)
 
     def contact_changes(self, guarantor: Guarantor, values: dict[str, object], path: str) -> None:
         """A contact detail the patient changed in the portal stands until the import carries it."""
@@ -1186,14 +1186,9 @@ class _Writer:
             d = row.data
             current = existing.get(d["number"])
             if current is not None and current.source == "pops" and not current.imported:
-                # POPS's own payment, posted back by the PM system: its lines now carry the money
-                outcome = "unchanged"
-                if not current.posted_back:
-                    Receipt.update(posted_back=True).where(Receipt.id == current.id).execute()
-                    current.posted_back = True
-                    self.result.posted_back.append(current.number)
-                    outcome = "updated"
-                self.tally("receipts", outcome)
+                # POPS's own payment listed back: receipts[] never change a balance; only the PM
+                # system's patient_payment lines that name it take it over (post_back below).
+                self.tally("receipts", "unchanged")
                 continue
             if row.void:
                 if current is None:
@@ -1271,17 +1266,23 @@ class _Writer:
             _, outcome = self.save(Appointment, current, values)
             self.tally("appointments", outcome)
 
-    def post_back(self, gid: int, numbers: set[str]) -> None:
-        """POPS payments the PM system's patient_payment lines now carry are counted there, once."""
-        for chunk in _chunks(sorted(numbers)):
-            query = Receipt.select(Receipt.id, Receipt.number).where(
-                Receipt.number.in_(chunk),
-                Receipt.guarantor == gid,
-                Receipt.source == "pops",
-                Receipt.imported == False,  # noqa: E712 (SQL)
-                Receipt.posted_back == False,  # noqa: E712 (SQL)
-            )
-            found = list(query.tuples())
-            if found:
-                Receipt.update(posted_back=True).where(Receipt.id.in_([rid for rid, _ in found])).execute()
-                self.result.posted_back.extend(number for _, number in found)
+    def post_back(self, gid: int) -> None:
+        """POPS payments the PM system's patient_payment lines carry are counted there, once.
+
+        Worked out again from the lines as they now stand (not only the ones this document
+        names), so a line the PM system voids gives the payment back to POPS.
+        """
+        carried = {
+            number for (number,) in EncounterLine.select(EncounterLine.receipt_number).join(Encounter)
+            .where((Encounter.guarantor == gid) & (EncounterLine.kind == "patient_payment")
+                   & (EncounterLine.receipt_number != "")).distinct().tuples()
+        }
+        own = Receipt.select(Receipt.id, Receipt.number, Receipt.posted_back).where(
+            (Receipt.guarantor == gid) & (Receipt.source == "pops") & (Receipt.imported == False)  # noqa: E712 (SQL)
+        )
+        for rid, number, was in own.tuples():
+            now = number in carried
+            if now != was:
+                Receipt.update(posted_back=now).where(Receipt.id == rid).execute()
+                if now:
+                    self.result.posted_back.append(number)

@@ -822,3 +822,29 @@ def test_an_imported_refunded_receipt(db):
     run(doc)
     r = Receipt.get(Receipt.number == "R-88412")
     assert (r.status, r.refunded_amount, r.card_type, r.last4) == ("refunded", D("20.00"), "", "")
+
+
+def test_a_pops_receipt_listed_without_a_line_naming_it_keeps_counting_in_pops(db):
+    """receipts[] never change a balance: only a patient_payment line naming it takes a POPS payment over."""
+    run(example())
+    pops_receipt("P-1001", "10.00", dt.date(2026, 11, 20))
+    doc = example()
+    doc["guarantors"][0]["receipts"].append(
+        {"number": "P-1001", "date": "2026-11-20", "method": "card", "amount": "10.00", "status": "paid",
+         "source": "pops", "applications": []})
+    result = run(doc)
+    assert result.posted_back == [] and Receipt.get(Receipt.number == "P-1001").posted_back is False
+    assert ledger.balances_for(guarantor()).current_balance == D("15.00")
+
+
+def test_a_voided_post_back_line_gives_the_payment_back_to_pops(db):
+    run(example())
+    pops_receipt("P-1001", "10.00", dt.date(2026, 11, 20))
+    run(posted_back_line(example(), "P-1001", "-10.00", "2026-11-20"))
+    assert Receipt.get(Receipt.number == "P-1001").posted_back is True
+    doc = example()
+    doc["guarantors"][0]["encounters"][0]["lines"].append({"id": "5", "void": True})
+    run(doc)
+    assert Receipt.get(Receipt.number == "P-1001").posted_back is False
+    b = ledger.balances_for(guarantor())
+    assert (b.current_balance, b.amount_due) == (D("15.00"), D("15.00"))  # counted once, by POPS again
