@@ -160,8 +160,12 @@ def statement_is_paid(statement: StatementFacts, payments: Iterable[PaymentFacts
     return _sum(p.amount for p in payments if p.date > statement.date) >= statement.amount_due
 
 
-def eligibility(balances: Balances, group_name: str) -> Eligibility:
-    """Whether the patient may pay online; if not, the reason and the sentence to show them."""
+def eligibility(balances: Balances, group_name: str, show_current_balance: bool = True) -> Eligibility:
+    """Whether the patient may pay online; if not, the reason and the sentence to show them.
+
+    With the group's Show Current Balance off the patient sees and may pay only the Amount Due,
+    so an Amount Due of zero means there is nothing to pay, whatever the Current Balance.
+    """
     if balances.current_balance <= 0:
         if balances.collections > 0:
             return _refused("collections_only", MSG_COLLECTIONS_ONLY, group_name)
@@ -170,6 +174,8 @@ def eligibility(balances: Balances, group_name: str) -> Eligibility:
         return _refused("escrow", MSG_NOT_POSSIBLE, group_name)
     if balances.unapplied > 0:
         return _refused("unapplied", MSG_NOT_POSSIBLE, group_name)
+    if not show_current_balance and balances.amount_due <= 0:
+        return _refused("zero_balance", MSG_ZERO_BALANCE, group_name)
     if balances.current_balance < MINIMUM_PAYMENT:
         return _refused("under_minimum", MSG_UNDER_MINIMUM, group_name)
     return Eligibility(allowed=True, reason=None, message=None)
@@ -182,7 +188,7 @@ def _refused(reason: str, template: str, group_name: str) -> Eligibility:
 
 def pay_options(balances: Balances, show_current_balance: bool = True) -> list[PayOption]:
     """The amounts offered on the pay form; [] when the account may not pay (ask eligibility() why)."""
-    if not eligibility(balances, "").allowed:
+    if not eligibility(balances, "", show_current_balance).allowed:
         return []
     options = []
     if balances.amount_due > 0:

@@ -134,4 +134,5 @@ def eligibility_for(guarantor: Guarantor, figures: balances.Balances | None = No
 
     Pass the account's `figures` when they are already computed, to save the queries.
     """
-    return balances.eligibility(figures or balances_for(guarantor), guarantor.group.name)
+    group = guarantor.group
+    return balances.eligibility(figures or balances_for(guarantor), group.name, group.show_current_balance)

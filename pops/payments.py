@@ -73,7 +73,7 @@ def chosen_amount(guarantor: Guarantor, choice: str, other: str) -> Decimal:
     """The amount the patient chose, checked against the account as it is now."""
     group = guarantor.group
     account = ledger.balances_for(guarantor)
-    eligibility = balances.eligibility(account, group.name)
+    eligibility = balances.eligibility(account, group.name, group.show_current_balance)
     if not eligibility.allowed:
         raise PaymentRefused(eligibility.message)
     options = {o.key: o.amount for o in balances.pay_options(account, group.show_current_balance)}

@@ -142,7 +142,7 @@ def statements_due(groups: Iterable[Group]) -> list[DueStatement]:
         if owed.amount_due <= 0 or balances.statement_is_paid(_facts(statement), facts.patient_payments):
             continue
         open_by_encounter = {e.id: balances.encounter_balance(e) for e in facts.encounters}
-        due.append((statement, owed, balances.eligibility(owed, group.name), open_by_encounter))
+        due.append((statement, owed, balances.eligibility(owed, group.name, group.show_current_balance), open_by_encounter))
     visits = _visits([statement.id for statement, *_ in due])
     return [
         DueStatement(

@@ -413,3 +413,20 @@ DUE_MSG = "Please pay the Amount Due of $80.00."
 )
 def test_check_amount(amount: Decimal, balances: Balances, show_current_balance: bool, expected: str | None) -> None:
     assert check_amount(amount, balances, show_current_balance=show_current_balance) == expected
+
+
+@pytest.mark.parametrize(
+    "balances, reason",
+    [
+        pytest.param(bal(current="100.00"), "zero_balance", id="nothing_due_is_nothing_to_pay"),
+        pytest.param(bal(current="100.00", due="40.00"), None, id="amount_due_payable"),
+        pytest.param(bal(current="100.00", escrow="5.00"), "escrow", id="escrow_still_said_first"),
+        pytest.param(bal(current="5.00", due="0.50"), None, id="a_small_amount_due_is_still_payable"),
+    ],
+)
+def test_eligibility_with_show_current_balance_off(balances: Balances, reason: str | None) -> None:
+    """The patient sees and may pay only the Amount Due: zero due means nothing to pay."""
+    result = eligibility(balances, GROUP, show_current_balance=False)
+    assert (result.allowed, result.reason) == (reason is None, reason)
+    if reason == "zero_balance":
+        assert result.message == "You have no balance due. Thank you!"

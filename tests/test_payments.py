@@ -642,3 +642,16 @@ def test_refunding_the_part_no_visit_got_does_not_bill_the_patient_again(client,
     assert ledger.balances_for(account).current_balance == before  # the visits keep their $50.00
     payments.refund(app.state.gateway, Receipt.get(), Decimal("20.00"), staff)
     assert ledger.balances_for(account).current_balance == before + Decimal("20.00")
+
+
+def test_with_show_current_balance_off_and_nothing_due_there_is_no_form(client, account):
+    Group.update(show_current_balance=False).execute()
+    # everything on the statement was paid; a new visit since is not yet due
+    EncounterLine.create(encounter=Encounter.get(Encounter.ext_id == "E1"), ext_id="9", kind="patient_payment",
+                         amount=Decimal("-120.00"), date=dt.date(2026, 10, 20))
+    EncounterLine.create(encounter=Encounter.get(Encounter.ext_id == "E2"), ext_id="9", kind="charge",
+                         amount=Decimal("120.00"), date=dt.date(2026, 10, 1))
+    sign_in_as(client, account, quickpay=True)
+    page = client.get("/quickpay")
+    assert "You have no balance due. Thank you!" in page.text and 'action="/pay/start"' not in page.text
+    assert "Current Balance" not in page.text
