@@ -165,12 +165,12 @@ def cmd_staff_create(args: argparse.Namespace) -> int:
 def cmd_statements_run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from . import statements
+    from . import reports, statements
     from .models import Group
 
     settings = Settings.from_env().with_secret()
-    out = Path(args.out or f"statements-{clock.now().date().isoformat()}.html")
     db = _open(settings)
+    out = Path(args.out or f"statements-{reports.practice_today().isoformat()}.html")
     try:
         groups = list(Group.select().order_by(Group.code))
         if args.group is not None:

@@ -68,8 +68,15 @@ def _in_range(day: dt.date | None, date_from: dt.date | None, date_to: dt.date |
     return (date_from is None or day >= date_from) and (date_to is None or day <= date_to)
 
 
+def practice_today(group: Group | None = None) -> dt.date:
+    """Today where the practice is: the group's time zone, else the first group's (a console
+    shows one practice's days), else UTC. Never the server's UTC date at 8 pm in Chicago."""
+    timezone = group.timezone if group else Group.select(Group.timezone).order_by(Group.id).scalar()
+    return clock.today(timezone or "UTC")
+
+
 def _default_range(days: int = 7) -> tuple[dt.date, dt.date]:
-    today = clock.now().date()
+    today = practice_today()
     return today - dt.timedelta(days=days - 1), today
 
 

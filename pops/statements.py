@@ -207,7 +207,9 @@ def render(due: list[DueStatement], out: TextIO) -> None:
         item.qr = Markup(svg)
     groups = {item.group.id: item.group for item in due}
     template = _env.get_template(TEMPLATE)
-    for piece in template.generate(statements=due, groups=groups.values(), printed_on=clock.now().date()):
+    first = next(iter(groups.values()), None)
+    printed_on = clock.today(first.timezone if first else "UTC")
+    for piece in template.generate(statements=due, groups=groups.values(), printed_on=printed_on):
         out.write(piece)
 
 

@@ -127,7 +127,7 @@ def test_payments_csv_uses_the_export_columns(ledger_days):
     )
 
 
-def test_filters_from_query_parameters():
+def test_filters_from_query_parameters(db):
     f, errors = PaymentFilters.from_params({"by": "posted", "from": "2026-11-01", "to": "2026-11-30", "group": "RFM",
                                             "card_type": "Visa", "kind": "refund", "total_by": "card_type"})
     assert errors == []
@@ -217,3 +217,12 @@ def test_session_usage_csv(usage):
         f"{second},sign_in,code,A1001,Maria Lopez,RFM,2026-11-20T23:30:00-06:00,2026-11-20T23:45:00-06:00,"
         "idle,5,declined\r\n"
     )
+
+
+def test_the_default_range_ends_today_where_the_practice_is(group):
+    """8 pm in Chicago is already tomorrow in UTC: the report still ends on the practice's today."""
+    from pops import clock
+
+    clock.freeze(dt.datetime(2026, 11, 24, 2, 0, tzinfo=dt.timezone.utc))
+    f, _ = PaymentFilters.from_params({})
+    assert (f.date_from, f.date_to) == (dt.date(2026, 11, 17), dt.date(2026, 11, 23))

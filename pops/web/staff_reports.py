@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from .. import batches, clock, payments, reports, requests_queue
+from .. import batches, payments, reports, requests_queue
 from ..audit import audit
 from ..db import database
 from ..models import SESSION_ORIGINS, Encounter, Group, Guarantor, Receipt, ReceiptApplication, ReferenceBatch, Transaction
@@ -60,7 +60,8 @@ def batch_list(request: Request, staff_session) -> Response:
     day_from = reports.parse_date(params.get("from"), "From", errors)
     day_to = reports.parse_date(params.get("to"), "To", errors)
     if day_from is None and day_to is None and not params.get("from") and not params.get("to"):
-        day_from, day_to = clock.now().date() - dt.timedelta(days=13), clock.now().date()
+        day_to = reports.practice_today(group)
+        day_from = day_to - dt.timedelta(days=13)
     open_batches = [] if errors else batches.list_batches(group=group, status="open")
     closed_batches = [] if errors else batches.list_batches(group=group, day_from=day_from, day_to=day_to,
                                                              status="closed")
