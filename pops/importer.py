@@ -1014,7 +1014,7 @@ class _Writer:
         for name, changes in pending.items():
             if name not in values:
                 continue
-            if values[name] == changes[-1].new_value:
+            if _same_contact(name, values[name], changes[-1].new_value):
                 ids = [c.id for c in changes]
                 ContactChange.update(cleared_at=clock.now()).where(ContactChange.id.in_(ids)).execute()
                 self.result.contacts_cleared += len(ids)
@@ -1286,3 +1286,16 @@ class _Writer:
                 Receipt.update(posted_back=now).where(Receipt.id == rid).execute()
                 if now:
                     self.result.posted_back.append(number)
+
+
+def _same_contact(field: str, incoming: object, changed: str) -> bool:
+    """Whether the PM system now has the patient's new value, however it writes it:
+    "(555) 555-0199" is "+15555550199", and an email's case does not matter."""
+    incoming = "" if incoming is None else str(incoming)
+    if field == "mobile":
+        from .otp import normalize_mobile
+
+        return (normalize_mobile(incoming) or incoming) == (normalize_mobile(changed) or changed)
+    if field == "email":
+        return incoming.strip().casefold() == changed.strip().casefold()
+    return " ".join(incoming.split()) == " ".join(changed.split())

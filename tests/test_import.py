@@ -848,3 +848,19 @@ def test_a_voided_post_back_line_gives_the_payment_back_to_pops(db):
     assert Receipt.get(Receipt.number == "P-1001").posted_back is False
     b = ledger.balances_for(guarantor())
     assert (b.current_balance, b.amount_due) == (D("15.00"), D("15.00"))  # counted once, by POPS again
+
+
+@pytest.mark.parametrize("field, changed, incoming", [
+    ("mobile", "+15555550199", "(555) 555-0199"),
+    ("mobile", "+15555550199", "1-555-555-0199"),
+    ("email", "mari.lopez@example.net", "Mari.Lopez@Example.NET"),
+])
+def test_a_contact_change_clears_however_the_pm_system_writes_the_new_value(db, field, changed, incoming):
+    run(example())
+    g = guarantor()
+    Guarantor.update(**{field: changed}).where(Guarantor.id == g.id).execute()
+    change = ContactChange.create(guarantor=g, field=field, old_value="", new_value=changed)
+    doc = example()
+    doc["guarantors"][0][field] = incoming
+    result = run(doc)
+    assert ContactChange.get_by_id(change.id).cleared_at is not None and result.contacts_cleared == 1
