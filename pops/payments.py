@@ -481,6 +481,27 @@ def refresh(gateway: Gateway, attempt: PaymentAttempt) -> PaymentAttempt:
     return settle(attempt, result)
 
 
+def unconfirmed(gateway: Gateway, guarantor: Guarantor) -> list[PaymentAttempt]:
+    """The guarantor's payments the gateway has not confirmed yet (the Receipts page shows them as
+    Pending); any that did finish meanwhile are recorded on the way, and checkouts the patient
+    never paid on are not payments at all."""
+    waiting = []
+    for attempt in PaymentAttempt.select().where(
+        (PaymentAttempt.guarantor == guarantor) & PaymentAttempt.status.in_(OPEN)
+        & ((PaymentAttempt.gateway_checkout != "") | PaymentAttempt.stored_card.is_null(False))
+    ).order_by(PaymentAttempt.id.desc()):
+        try:
+            result = gateway.lookup(attempt.key)
+        except GatewayUnavailable:
+            waiting.append(attempt)
+            continue
+        if result is None:
+            _finish(attempt, "canceled", MSG_NOT_COMPLETED)
+        elif result.status != "open":
+            settle(attempt, result)
+    return waiting
+
+
 def attempt_for(key: str) -> PaymentAttempt | None:
     return PaymentAttempt.get_or_none(PaymentAttempt.key == key)
 

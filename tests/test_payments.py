@@ -655,3 +655,24 @@ def test_with_show_current_balance_off_and_nothing_due_there_is_no_form(client, 
     page = client.get("/quickpay")
     assert "You have no balance due. Thank you!" in page.text and 'action="/pay/start"' not in page.text
     assert "Current Balance" not in page.text
+
+
+def test_a_payment_the_gateway_has_not_confirmed_shows_as_pending_on_receipts(client, app, account):
+    sign_in_as(client, account)
+    path = gateway_path(start(client, "other", "25", form=pay_form(client, "/pay")))
+    client.post(path, data=card_form())  # paid on the hosted page; the patient closed the tab
+    app.state.gateway.unreachable = True
+    page = client.get("/receipts")
+    assert 'data-testid="pending-payment"' in page.text and "Pending" in page.text and "$25.00" in page.text
+    assert Receipt.select().count() == 0
+    app.state.gateway.unreachable = False
+    page = client.get("/receipts")  # the page asks the gateway, which confirms: recorded on the way
+    assert 'data-testid="pending-payment"' not in page.text
+    receipt = Receipt.get()
+    assert receipt.amount == Decimal("25.00") and receipt.number in page.text
+
+
+def test_an_unpaid_checkout_is_not_shown_as_a_payment(client, account):
+    sign_in_as(client, account)
+    gateway_path(start(client, "other", "25", form=pay_form(client, "/pay")))  # went to the gateway, did not pay
+    assert 'data-testid="pending-payment"' not in client.get("/receipts").text

@@ -5,11 +5,13 @@ template: the whole page on a plain GET, its `content` block when htmx asks.
 """
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from .. import accounts, ledger
+from .. import accounts, ledger, payments
 from ..models import PatientSession
 from .auth import portal_page
 from .templating import htmx, render
@@ -68,8 +70,10 @@ def appointments(request: Request, session: PatientSession) -> Response:
 
 @portal_page
 def receipts(request: Request, session: PatientSession) -> Response:
+    pending = payments.unconfirmed(request.app.state.gateway, session.guarantor)
     return render(request, "portal/receipts.html", _page(
-        session, "/receipts", "Receipts", rows=accounts.receipts_for(session.guarantor),
+        session, "/receipts", "Receipts", rows=accounts.receipts_for(session.guarantor), pending=pending,
+        tz=ZoneInfo(session.group.timezone),
     ))
 
 
