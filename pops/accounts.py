@@ -401,6 +401,20 @@ def receipt_detail(receipt: Receipt) -> ReceiptDetail:
         .where(ReceiptApplication.receipt == receipt.id)
         .order_by(ReceiptApplication.id)
     )
+    if receipt.source == "pops" and receipt.posted_back:
+        # The PM system's lines carry this POPS payment now, and its application replaces POPS's.
+        lines = (
+            EncounterLine.select(EncounterLine, Encounter, Patient)
+            .join(Encounter).join(Patient)
+            .where((EncounterLine.receipt_number == receipt.number) & (EncounterLine.kind == "patient_payment")
+                   & (Encounter.guarantor == receipt.guarantor_id))
+            .order_by(EncounterLine.id)
+        )
+        for line in lines:
+            if line.amount < 0:
+                applied[(line.encounter_id, line.applies_to)] += -line.amount
+            encounters[line.encounter_id] = line.encounter
+        query = []
     for a in query:
         # A refund is a negative application; what the receipt paid for is the positive part.
         if a.amount > 0:

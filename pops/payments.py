@@ -506,11 +506,6 @@ def attempt_for(key: str) -> PaymentAttempt | None:
     return PaymentAttempt.get_or_none(PaymentAttempt.key == key)
 
 
-def receipt_for(number: str, guarantor: Guarantor) -> Receipt | None:
-    """A receipt of this guarantor's, by number: the only way a patient reaches one."""
-    return Receipt.get_or_none((Receipt.number == number) & (Receipt.guarantor == guarantor))
-
-
 class RefundRefused(Exception):
     """A refund that cannot be made; the message says why."""
 

@@ -864,3 +864,21 @@ def test_a_contact_change_clears_however_the_pm_system_writes_the_new_value(db, 
     doc["guarantors"][0][field] = incoming
     result = run(doc)
     assert ContactChange.get_by_id(change.id).cleared_at is not None and result.contacts_cleared == 1
+
+
+def test_a_posted_back_receipt_shows_where_the_pm_system_applied_it(db):
+    from pops import accounts
+
+    run(example())
+    doc = example()
+    doc["guarantors"][0]["encounters"].append(
+        {"id": "E9002", "patient": "P1", "date": "2026-10-05", "provider": "Dr. Ann Okafor", "description": "Lab",
+         "in_collections": False, "lines": [{"id": "1", "kind": "charge", "description": "Lab", "amount": "40.00"}]})
+    run(doc)
+    receipt = pops_receipt("P-1001", "10.00", dt.date(2026, 11, 20))  # POPS applied it to E9001
+    doc["guarantors"][0]["encounters"][1]["lines"].append(
+        {"id": "2", "kind": "patient_payment", "description": "POPS payment", "amount": "-10.00",
+         "date": "2026-11-20", "receipt": "P-1001", "applies_to": "1"})
+    run(doc)
+    detail = accounts.receipt_detail(Receipt.get_by_id(receipt.id))
+    assert [(i.service_id, i.amount) for i in detail.items] == [("E9002-1", D("10.00"))]

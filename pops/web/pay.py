@@ -6,9 +6,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from .. import ledger, notify, payments, sessions
+from .. import accounts, ledger, notify, payments, sessions
 from ..balances import pay_options
-from ..models import Encounter, Patient, PatientSession, ReceiptApplication, Transaction
+from ..models import PatientSession
 from .auth import patient_session, portal_page
 from .templating import render
 from .util import form_endpoint, with_db
@@ -143,18 +143,12 @@ def receipt_page(request: Request) -> Response:
     session = patient_session(request)
     if session is None:
         return RedirectResponse("/login", status_code=303)
-    receipt = payments.receipt_for(request.path_params["number"], session.guarantor)
+    receipt = accounts.get_receipt(request.path_params["number"], session.guarantor)
     if receipt is None:
         return render(request, "not_found.html", {"title": "Not found", "group": session.group,
                       "guarantor": session.guarantor, "session": session}, status_code=404)
     sessions.record_page(session, request.url.path)
-    applications = (
-        ReceiptApplication.select(ReceiptApplication, Encounter, Patient)
-        .join(Encounter)
-        .join(Patient)
-        .where(ReceiptApplication.receipt == receipt)
-        .order_by(ReceiptApplication.id)
-    )
+    detail = accounts.receipt_detail(receipt)
     return render(request, "receipt.html", {
         "title": f"Receipt {receipt.number}",
         "session": session,
@@ -162,8 +156,8 @@ def receipt_page(request: Request) -> Response:
         "guarantor": session.guarantor,
         "receipt": receipt,
         "paid_with": payments.paid_with(receipt),
-        "applications": list(applications),
-        "transactions": list(Transaction.select().where(Transaction.receipt == receipt).order_by(Transaction.id)),
+        "items": detail.items,
+        "transactions": detail.transactions,
         "home_url": "/quickpay" if session.quickpay else "/home",
         "back_url": "/quickpay" if session.quickpay else "/receipts",
     })
