@@ -9,16 +9,16 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import io
 import json
 import re
-import struct
 import tempfile
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import pyotp
 import zxingcpp
+from PIL import Image
 from playwright.sync_api import BrowserContext, Locator, Page, expect
 
 from pops import demo, sessions
@@ -101,49 +101,9 @@ def staff_sign_in(page: Page, server, email: str, password: str, totp_secret: st
 
 # --- QR codes on screen ------------------------------------------------------------------------
 
-def png_to_gray(png: bytes) -> memoryview:
-    """The pixels of an 8-bit, non-interlaced RGB(A) or gray PNG (what Chromium writes) as a gray image.
-
-    No image library needed: zxingcpp reads the (height, width) byte view directly.
-    """
-    assert png[:8] == b"\x89PNG\r\n\x1a\n"
-    pos, idat, header = 8, b"", None
-    while pos < len(png):
-        length, kind = struct.unpack(">I4s", png[pos : pos + 8])
-        body = png[pos + 8 : pos + 8 + length]
-        if kind == b"IHDR":
-            header = struct.unpack(">IIBBBBB", body)
-        elif kind == b"IDAT":
-            idat += body
-        pos += 12 + length
-    width, height, depth, colour, _, _, interlace = header
-    assert depth == 8 and interlace == 0 and colour in (0, 2, 4, 6), header
-    channels = {0: 1, 2: 3, 4: 2, 6: 4}[colour]
-    stride = width * channels
-    raw = zlib.decompress(idat)
-    previous = bytearray(stride)
-    gray = bytearray()
-    for y in range(height):
-        filter_type = raw[y * (stride + 1)]
-        line = bytearray(raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)])
-        for i in range(stride):
-            left = line[i - channels] if i >= channels else 0
-            up = previous[i]
-            upper_left = previous[i - channels] if i >= channels else 0
-            if filter_type == 1:
-                line[i] = (line[i] + left) & 0xFF
-            elif filter_type == 2:
-                line[i] = (line[i] + up) & 0xFF
-            elif filter_type == 3:
-                line[i] = (line[i] + (left + up) // 2) & 0xFF
-            elif filter_type == 4:
-                p = left + up - upper_left
-                pa, pb, pc = abs(p - left), abs(p - up), abs(p - upper_left)
-                predictor = left if pa <= pb and pa <= pc else (up if pb <= pc else upper_left)
-                line[i] = (line[i] + predictor) & 0xFF
-        previous = line
-        gray += line[::channels]  # the first channel: gray, or red (the code is black on white)
-    return memoryview(bytes(gray)).cast("B", (height, width))
+def png_to_gray(png: bytes):
+    """A screenshot (PNG bytes) as a gray image that zxingcpp reads."""
+    return Image.open(io.BytesIO(png)).convert("L")
 
 
 def scan_qr(locator: Locator) -> str:

@@ -1,15 +1,11 @@
 """Sign in with a one-time code at phone size, open Profile, log out, and find the session gone."""
 from __future__ import annotations
 
-import contextlib
-import json
 import re
-import tempfile
-from pathlib import Path
 
 from playwright.sync_api import expect
 
-from pops.db import database, open_database
+from helpers import import_document, server_database
 from pops.models import Guarantor, OutboxMessage, PatientSession
 
 ACCOUNT = "SI-1001"
@@ -34,27 +30,8 @@ DOCUMENT = {
 }
 
 
-@contextlib.contextmanager
-def server_db(server):
-    """The e2e server's database, bound for the models, for the length of the block."""
-    db = open_database(server.env["POPS_DATABASE_URL"])
-    database.initialize(db)
-    try:
-        with db.connection_context():
-            yield
-    finally:
-        database.initialize(None)
-
-
-def import_document(server, document: dict) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "signin.json"
-        path.write_text(json.dumps(document))
-        server.run_pops("import", str(path))
-
-
 def last_code(server, recipient: str) -> str:
-    with server_db(server):
+    with server_database(server):
         message = (OutboxMessage.select()
                    .where((OutboxMessage.recipient == recipient) & (OutboxMessage.purpose == "sign_in"))
                    .order_by(OutboxMessage.id.desc()).get())
@@ -85,7 +62,7 @@ def test_sign_in_profile_and_log_out_at_phone_size(server, page, page_errors):
     page.get_by_role("button", name="Sign in").click()
 
     page.wait_for_url(f"{server.url}/home")
-    with server_db(server):
+    with server_database(server):
         session = PatientSession.select().join(Guarantor).where(Guarantor.account == ACCOUNT).get()
         assert (session.origin, session.auth, session.ended_at) == ("sign_in", "code", None)
     expect(page.locator("main")).to_contain_text("Rosa Delgado")
@@ -99,7 +76,7 @@ def test_sign_in_profile_and_log_out_at_phone_size(server, page, page_errors):
 
     page.get_by_role("button", name="Log out").click()
     expect(page.get_by_role("heading", name="You have logged out")).to_be_visible()
-    with server_db(server):
+    with server_database(server):
         session = PatientSession.get_by_id(session.id)
         assert session.end_reason == "logout" and session.ended_at is not None
 
@@ -123,7 +100,7 @@ def test_sign_in_and_log_out_with_javascript_off(server, browser):
         page.get_by_role("button", name="Continue").click()
         page.get_by_label("Email r•••@example.org").check()
         page.get_by_role("button", name="Send my code").click()
-        with server_db(server):
+        with server_database(server):
             message = OutboxMessage.select().order_by(OutboxMessage.id.desc()).get()
         assert (message.channel, message.recipient) == ("email", "rosa@example.org")
         page.get_by_label("6-digit code").fill(last_code(server, "rosa@example.org"))

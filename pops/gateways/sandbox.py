@@ -293,73 +293,74 @@ def _closed(gateway: SandboxGateway, checkout: SandboxCheckout) -> Response:
     return _render("sandbox/expired.html", {"checkout": checkout}, 410)
 
 
-def _show(request: Request) -> Response:
-    gateway: SandboxGateway = request.app.state.gateway
-    with database.connection_context():
-        checkout = _load(request.path_params["token"])
-        if checkout is None:
-            return _render("sandbox/expired.html", {"checkout": None}, 404)
-        if checkout.status != "open" or clock.now() >= checkout.expires_at:
-            return _closed(gateway, checkout)
-        return _page(gateway, checkout)
+def _on_open_checkout(handler):
+    """Load the checkout named in the URL; a missing one is 404, a finished or expired one sends
+    the patient back (or says it expired). `handler(gateway, checkout, form)` sees open ones only."""
+
+    def endpoint(request: Request, form=None) -> Response:
+        gateway: SandboxGateway = request.app.state.gateway
+        with database.connection_context():
+            checkout = _load(request.path_params["token"])
+            if checkout is None:
+                return _render("sandbox/expired.html", {"checkout": None}, 404)
+            if checkout.status != "open" or clock.now() >= checkout.expires_at:
+                return _closed(gateway, checkout)
+            return handler(gateway, checkout, form)
+
+    return endpoint
 
 
-def _pay(request: Request, form) -> Response:
-    gateway: SandboxGateway = request.app.state.gateway
-    with database.connection_context():
-        checkout = _load(request.path_params["token"])
-        if checkout is None:
-            return _render("sandbox/expired.html", {"checkout": None}, 404)
-        if checkout.status != "open" or clock.now() >= checkout.expires_at:
-            return _closed(gateway, checkout)
-        options = _options(checkout)
-        wallet = str(form.get("wallet", ""))
-        store = bool(form.get("store")) and options.allow_store
-        if wallet:
-            if wallet not in WALLET_NAMES or not getattr(options, wallet):
-                return _page(gateway, checkout, {"form": "That payment method is not available."}, status_code=400)
-            behaviour, brand, last4, exp = "approve", WALLET_CARD[0], WALLET_CARD[1], None
-        else:
-            if not options.card:
-                return _page(gateway, checkout, {"form": "Card payments are not available."}, status_code=400)
-            values = {"number": str(form.get("number", "")), "expiry": str(form.get("expiry", "")),
-                      "name": str(form.get("name", ""))}
-            errors, card = check_card(values["number"], values["expiry"], str(form.get("cvc", "")),
-                                      options.require_cvv, clock.now().date())
-            if card is None:
-                # The number is typed again: a page never echoes a card number back.
-                return _page(gateway, checkout, errors, {"expiry": values["expiry"], "name": values["name"]}, 400)
-            digits, month, year = card
-            behaviour = TEST_CARDS.get(digits, ("approve", ""))[0]
-            brand, last4, exp = card_brand(digits), digits[-4:], (month, year)
-        with database.atomic():
-            moved = SandboxCheckout.update(status="completed").where(
-                (SandboxCheckout.id == checkout.id) & (SandboxCheckout.status == "open")
-            ).execute()
-            if not moved:
-                return _closed(gateway, SandboxCheckout.get_by_id(checkout.id))
-            card_token = ""
-            if store and exp is not None and behaviour == "approve":
-                card_token = SandboxCardToken.create(
-                    token=f"sbx_card_{secrets.token_hex(8)}", brand=brand, last4=last4,
-                    exp_month=exp[0], exp_year=exp[1], behaviour=behaviour,
-                ).token
-            charge = _make_charge(checkout.idempotency_key, checkout.amount, behaviour, brand, last4, wallet, card_token)
-            SandboxCheckout.update(charge=charge.transaction).where(SandboxCheckout.id == checkout.id).execute()
-            checkout = SandboxCheckout.get_by_id(checkout.id)
-        return RedirectResponse(gateway.result_url(checkout), status_code=303)
+@_on_open_checkout
+def _show(gateway: SandboxGateway, checkout: SandboxCheckout, form) -> Response:
+    return _page(gateway, checkout)
 
 
-def _cancel(request: Request, form) -> Response:
-    gateway: SandboxGateway = request.app.state.gateway
-    with database.connection_context():
-        checkout = _load(request.path_params["token"])
-        if checkout is None:
-            return _render("sandbox/expired.html", {"checkout": None}, 404)
-        SandboxCheckout.update(status="canceled").where(
+@_on_open_checkout
+def _pay(gateway: SandboxGateway, checkout: SandboxCheckout, form) -> Response:
+    options = _options(checkout)
+    wallet = str(form.get("wallet", ""))
+    store = bool(form.get("store")) and options.allow_store
+    if wallet:
+        if wallet not in WALLET_NAMES or not getattr(options, wallet):
+            return _page(gateway, checkout, {"form": "That payment method is not available."}, status_code=400)
+        behaviour, brand, last4, exp = "approve", WALLET_CARD[0], WALLET_CARD[1], None
+    else:
+        if not options.card:
+            return _page(gateway, checkout, {"form": "Card payments are not available."}, status_code=400)
+        values = {"number": str(form.get("number", "")), "expiry": str(form.get("expiry", "")),
+                  "name": str(form.get("name", ""))}
+        errors, card = check_card(values["number"], values["expiry"], str(form.get("cvc", "")),
+                                  options.require_cvv, clock.now().date())
+        if card is None:
+            # The number is typed again: a page never echoes a card number back.
+            return _page(gateway, checkout, errors, {"expiry": values["expiry"], "name": values["name"]}, 400)
+        digits, month, year = card
+        behaviour = TEST_CARDS.get(digits, ("approve", ""))[0]
+        brand, last4, exp = card_brand(digits), digits[-4:], (month, year)
+    with database.atomic():
+        moved = SandboxCheckout.update(status="completed").where(
             (SandboxCheckout.id == checkout.id) & (SandboxCheckout.status == "open")
         ).execute()
-        return _closed(gateway, SandboxCheckout.get_by_id(checkout.id))
+        if not moved:
+            return _closed(gateway, SandboxCheckout.get_by_id(checkout.id))
+        card_token = ""
+        if store and exp is not None and behaviour == "approve":
+            card_token = SandboxCardToken.create(
+                token=f"sbx_card_{secrets.token_hex(8)}", brand=brand, last4=last4,
+                exp_month=exp[0], exp_year=exp[1], behaviour=behaviour,
+            ).token
+        charge = _make_charge(checkout.idempotency_key, checkout.amount, behaviour, brand, last4, wallet, card_token)
+        SandboxCheckout.update(charge=charge.transaction).where(SandboxCheckout.id == checkout.id).execute()
+        checkout = SandboxCheckout.get_by_id(checkout.id)
+    return RedirectResponse(gateway.result_url(checkout), status_code=303)
+
+
+@_on_open_checkout
+def _cancel(gateway: SandboxGateway, checkout: SandboxCheckout, form) -> Response:
+    SandboxCheckout.update(status="canceled").where(
+        (SandboxCheckout.id == checkout.id) & (SandboxCheckout.status == "open")
+    ).execute()
+    return _closed(gateway, SandboxCheckout.get_by_id(checkout.id))
 
 
 def _posted(handler):
