@@ -268,12 +268,9 @@ def latest_statement(guarantor: Guarantor) -> Statement | None:
 
 
 def newest_unopened_statement(guarantor: Guarantor) -> Statement | None:
-    return (
-        Statement.select()
-        .where((Statement.guarantor == guarantor.id) & Statement.first_viewed_at.is_null())
-        .order_by(Statement.date.desc(), Statement.id.desc())
-        .first()
-    )
+    """The latest statement, when the patient has not opened it yet (older ones are history, not news)."""
+    latest = latest_statement(guarantor)
+    return latest if latest is not None and latest.first_viewed_at is None else None
 
 
 def get_statement(number: str, guarantor: Guarantor) -> Statement | None:

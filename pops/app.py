@@ -38,6 +38,7 @@ def create_app(settings: Settings) -> Starlette:
     ]
     app = Starlette(
         routes=routes,
+        exception_handlers={404: pages.not_found},
         middleware=[Middleware(SecurityMiddleware, base_url=settings.base_url)],
     )
     app.state.settings = settings

@@ -323,4 +323,5 @@ def test_latest_and_newest_unopened_statement(guarantor, ledger_rows):
     assert accounts.latest_statement(guarantor).number == "S-1"
     assert accounts.newest_unopened_statement(guarantor).number == "S-1"
     Statement.update(first_viewed_at=clock.now()).where(Statement.number == "S-1").execute()
-    assert accounts.newest_unopened_statement(guarantor).number == "S-0"
+    # an older statement never opened is history, not news: no notice once the latest was opened
+    assert accounts.newest_unopened_statement(guarantor) is None

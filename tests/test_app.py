@@ -97,3 +97,10 @@ def test_a_boosted_menu_click_gets_the_whole_page_and_a_plain_htmx_request_the_b
     fragment = client.get("/account", headers={"HX-Request": "true"})
     assert "<title>" not in fragment.text and "portal-nav" not in fragment.text
     assert "HX-Request" in fragment.headers["vary"]
+
+
+def test_an_unknown_address_gets_a_page_that_leads_somewhere(client):
+    response = client.get("/nowhere")
+    assert response.status_code == 404
+    assert "There is no page at this address" in response.text and 'href="/login"' in response.text
+    assert response.headers["content-security-policy"].startswith("default-src 'self'")

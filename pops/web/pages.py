@@ -1,9 +1,9 @@
 """Pages that belong to no one area: liveness and the front door."""
 from __future__ import annotations
 
-from starlette.requests import Request
 import re
 
+from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
@@ -50,3 +50,8 @@ routes = [
     Route("/healthz", healthz),
     Route("/", home),
 ]
+
+
+async def not_found(request: Request, exc: Exception) -> Response:
+    """Any address nothing answers: a page that says so and leads somewhere, not bare text."""
+    return render(request, "not_found.html", {"title": "Not found", "group": None}, status_code=404)

@@ -145,8 +145,10 @@ def receipt_page(request: Request) -> Response:
         return RedirectResponse("/login", status_code=303)
     receipt = accounts.get_receipt(request.path_params["number"], session.guarantor)
     if receipt is None:
-        return render(request, "not_found.html", {"title": "Not found", "group": session.group,
-                      "guarantor": session.guarantor, "session": session}, status_code=404)
+        context = {"title": "Not found", "group": session.group, "guarantor": session.guarantor, "session": session,
+                   "active": "/receipts", "what": "receipt", "home_url": "/quickpay" if session.quickpay else "/home"}
+        template = "not_found.html" if session.quickpay else "portal/not_found.html"
+        return render(request, template, context, status_code=404)
     sessions.record_page(session, request.url.path)
     detail = accounts.receipt_detail(receipt)
     return render(request, "receipt.html", {
