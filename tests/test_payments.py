@@ -664,6 +664,8 @@ def test_a_payment_the_gateway_has_not_confirmed_shows_as_pending_on_receipts(cl
     app.state.gateway.unreachable = True
     page = client.get("/receipts")
     assert 'data-testid="pending-payment"' in page.text and "Pending" in page.text and "$25.00" in page.text
+    home = client.get("/home")
+    assert "Your payment of $25.00 is being confirmed" in home.text
     assert Receipt.select().count() == 0
     app.state.gateway.unreachable = False
     page = client.get("/receipts")  # the page asks the gateway, which confirms: recorded on the way

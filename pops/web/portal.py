@@ -33,11 +33,13 @@ def _not_found(request: Request, session: PatientSession, active: str, what: str
 @portal_page
 def home(request: Request, session: PatientSession) -> Response:
     guarantor = session.guarantor
+    pending = payments.unconfirmed(request.app.state.gateway, guarantor)  # settles finished ones first
     figures = ledger.balances_for(guarantor)
     return render(request, "portal/home.html", _page(
         session, "/home", "Home",
         balances=figures,
         eligibility=ledger.eligibility_for(guarantor, figures),
+        pending=pending,
         current=accounts.latest_statement(guarantor),
         unopened=accounts.newest_unopened_statement(guarantor),
     ))
