@@ -193,7 +193,7 @@ DEMO_STAFF = {"email": "admin@demo.pops.example", "password": "demo-password-202
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from . import demo, links
+    from . import demo, links, notify
     from .importer import import_document
     from .models import MODELS, Group, Guarantor, Staff
     from .staff import create_staff
@@ -239,8 +239,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.no_serve:
         return 0
     print(f"  Serving on http://{args.host}:{args.port}/  (Ctrl+C to stop)")
-    from . import notify
-
     notify.ECHO = True
     return _serve(settings, args.host, args.port)
 

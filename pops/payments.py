@@ -26,7 +26,6 @@ from .models import (
     PaymentAttempt,
     Receipt,
     ReceiptApplication,
-    ReferenceBatch,
     Staff,
     StoredCard,
     Transaction,
@@ -59,6 +58,11 @@ def new_key() -> str:
     return secrets.token_urlsafe(24)
 
 
+def can_pay_online(group) -> bool:
+    """Whether the group takes any online payment method (card, Google Pay, Apple Pay)."""
+    return group.enable_credit_card or group.enable_google_pay or group.enable_apple_pay
+
+
 def checkout_options(group) -> CheckoutOptions:
     return CheckoutOptions(
         card=group.enable_credit_card,
@@ -73,7 +77,7 @@ def chosen_amount(guarantor: Guarantor, choice: str, other: str) -> Decimal:
     """The amount the patient chose, checked against the account as it is now."""
     group = guarantor.group
     account = ledger.balances_for(guarantor)
-    eligibility = balances.eligibility(account, group.name, group.show_current_balance)
+    eligibility = ledger.eligibility_for(guarantor, account)
     if not eligibility.allowed:
         raise PaymentRefused(eligibility.message)
     options = {o.key: o.amount for o in balances.pay_options(account, group.show_current_balance)}
@@ -83,10 +87,7 @@ def chosen_amount(guarantor: Guarantor, choice: str, other: str) -> Decimal:
         try:
             amount = parse_amount_input(other)
         except ValueError:
-            amount = None
-        problem = balances.MSG_AMOUNT_RANGE.format(max=format_money(account.current_balance))
-        if amount is None:
-            raise PaymentRefused(problem)
+            raise PaymentRefused(balances.MSG_AMOUNT_RANGE.format(max=format_money(account.current_balance))) from None
     else:
         amount = options[choice]
     problem = balances.check_amount(amount, account, group.show_current_balance)
@@ -116,7 +117,6 @@ def start(
     if existing is not None:
         return _resume(gateway, existing, guarantor, return_url)
     group = guarantor.group
-    options = checkout_options(group)
     card = None
     if stored_card_id is not None:
         if not may_use_saved_cards(session):
@@ -126,7 +126,7 @@ def start(
         )
         if card is None or not group.enable_payment_method_storage:
             raise PaymentRefused("That saved card is no longer available. Please choose another way to pay.")
-    elif not (options.card or options.google_pay or options.apple_pay):
+    elif not can_pay_online(group):
         raise PaymentRefused(MSG_NO_METHOD.format(group=group.name, phone=group.footer_phone))
 
     with database.atomic():
@@ -328,7 +328,8 @@ def settle(attempt: PaymentAttempt, result: ChargeResult) -> PaymentAttempt:
             amount=attempt.amount if status == "paid" else ZERO,
             status="paid" if status == "paid" else "unsuccessful",
             decline_reason=result.message if status == "declined" else "",
-            batch=open_batch(group, charged_at),
+            # the day's open batch, locked until this commits (a Close waits for it)
+            batch=batches.batch_for_payment(group, charged_at),
             taken_by=attempt.staff_id,
         )
         Transaction.create(
@@ -345,15 +346,6 @@ def settle(attempt: PaymentAttempt, result: ChargeResult) -> PaymentAttempt:
         if attempt.session_id:
             _outcome(attempt.session_id, status if status == "paid" else "declined")
     return _reload(attempt)
-
-
-def open_batch(group, at: dt.datetime) -> ReferenceBatch:
-    """The group's open reference batch for the day of `at`, opened by the first payment of that day.
-
-    A closed batch never changes, so a payment after staff closed the day's batch opens a second
-    one; the batch row is locked until the payment commits, so a Close waits for it.
-    """
-    return batches.batch_for_payment(group, at)
 
 
 def apply_oldest_first(receipt: Receipt, guarantor: Guarantor) -> None:
@@ -441,11 +433,21 @@ def _receipt_email(receipt: Receipt, result: ChargeResult):
     )
 
 
-def settle_pending(gateway: Gateway, *, older_than: dt.timedelta = SETTLE_AFTER) -> dict[str, int]:
-    """Look up every unfinished attempt older than `older_than` by its key and settle it.
+def _ask_gateway(gateway: Gateway, attempt: PaymentAttempt) -> PaymentAttempt:
+    """Look an unfinished attempt up by its key and record what the gateway says: a charge is
+    settled, a checkout that can no longer be paid closes the attempt as not charged, a checkout
+    still open leaves it as it is. Raises GatewayUnavailable."""
+    result = gateway.lookup(attempt.key)
+    if result is None:
+        return _finish(attempt, "canceled", MSG_NOT_COMPLETED)
+    return settle(attempt, result)  # an "open" result changes nothing
 
-    A charge found is recorded; a checkout that can no longer be paid closes the attempt as not
-    charged; an unreachable gateway leaves everything for the next run. Returns counts by outcome.
+
+def settle_pending(gateway: Gateway, *, older_than: dt.timedelta = SETTLE_AFTER) -> dict[str, int]:
+    """Ask the gateway about every unfinished attempt older than `older_than` and record the answers.
+
+    An unreachable gateway leaves everything for the next run. Returns counts by outcome ("open"
+    for checkouts the patient may still pay on).
     """
     counts: dict[str, int] = {}
     cutoff = clock.now() - older_than
@@ -453,18 +455,11 @@ def settle_pending(gateway: Gateway, *, older_than: dt.timedelta = SETTLE_AFTER)
         PaymentAttempt.status.in_(OPEN) & (PaymentAttempt.updated_at <= cutoff)
     ).order_by(PaymentAttempt.id):
         try:
-            result = gateway.lookup(attempt.key)
+            status = _ask_gateway(gateway, attempt).status
         except GatewayUnavailable:
-            counts["unreachable"] = counts.get("unreachable", 0) + 1
-            continue
-        if result is None:
-            settled = _finish(attempt, "canceled", MSG_NOT_COMPLETED)
-        elif result.status == "open":
-            counts["open"] = counts.get("open", 0) + 1
-            continue
-        else:
-            settled = settle(attempt, result)
-        counts[settled.status] = counts.get(settled.status, 0) + 1
+            status = "unreachable"
+        status = "open" if status in OPEN else status
+        counts[status] = counts.get(status, 0) + 1
     return counts
 
 
@@ -473,16 +468,13 @@ def refresh(gateway: Gateway, attempt: PaymentAttempt) -> PaymentAttempt:
     if attempt.status not in OPEN or (not attempt.gateway_checkout and attempt.stored_card_id is None):
         return attempt
     try:
-        result = gateway.lookup(attempt.key)
+        return _ask_gateway(gateway, attempt)
     except GatewayUnavailable:
         return attempt
-    if result is None:
-        return _finish(attempt, "canceled", MSG_NOT_COMPLETED)
-    return settle(attempt, result)
 
 
 def unconfirmed(gateway: Gateway, guarantor: Guarantor) -> list[PaymentAttempt]:
-    """The guarantor's payments the gateway has not confirmed yet (the Receipts page shows them as
+    """The guarantor's payments the gateway has not confirmed yet (Home and Receipts show them as
     Pending); any that did finish meanwhile are recorded on the way, and checkouts the patient
     never paid on are not payments at all."""
     waiting = []
@@ -491,14 +483,9 @@ def unconfirmed(gateway: Gateway, guarantor: Guarantor) -> list[PaymentAttempt]:
         & ((PaymentAttempt.gateway_checkout != "") | PaymentAttempt.stored_card.is_null(False))
     ).order_by(PaymentAttempt.id.desc()):
         try:
-            result = gateway.lookup(attempt.key)
+            _ask_gateway(gateway, attempt)
         except GatewayUnavailable:
             waiting.append(attempt)
-            continue
-        if result is None:
-            _finish(attempt, "canceled", MSG_NOT_COMPLETED)
-        elif result.status != "open":
-            settle(attempt, result)
     return waiting
 
 
@@ -562,7 +549,7 @@ def refund(gateway: Gateway, receipt: Receipt, amount: Decimal, staff: Staff, ke
             transaction = Transaction.create(
                 receipt=receipt, number=result.transaction, kind="refund", amount=amount, status="approved",
                 created_at=now, refund_receipt_number=f"{receipt.number}-R{len(earlier) + 1}", staff=staff,
-                batch=open_batch(receipt.guarantor.group, now), idempotency_key=key,
+                batch=batches.batch_for_payment(receipt.guarantor.group, now), idempotency_key=key,
             )
             # The status counts refunds made, not amounts still being claimed by a refund in flight.
             refunded = sum(earlier, ZERO) + amount

@@ -103,7 +103,7 @@ def _result(charge: SandboxCharge, message: str = "") -> ChargeResult:
         stored = StoredCardToken(token.token, token.brand, token.last4, token.exp_month, token.exp_year)
     return ChargeResult(
         key=charge.idempotency_key,
-        status=charge.status if charge.status != "insufficient_funds" else "declined",
+        status=charge.status,
         amount=charge.amount,
         transaction=charge.transaction,
         brand=charge.brand,

@@ -39,7 +39,7 @@ def pay_context(session: PatientSession, *, error: str | None = None, values: di
         "options": pay_options(balances, group.show_current_balance) if eligibility.allowed else [],
         "cards": (payments.saved_cards(guarantor)
                   if group.enable_payment_method_storage and payments.may_use_saved_cards(session) else []),
-        "can_pay_online": group.enable_credit_card or group.enable_google_pay or group.enable_apple_pay,
+        "can_pay_online": payments.can_pay_online(group),
         "pay_key": payments.new_key(),
         "pay_seq": guarantor.payment_seq,
         "pay_error": error,
