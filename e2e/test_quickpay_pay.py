@@ -1,11 +1,12 @@
 """QuickPay at phone size: open an SMS link, pay on the sandbox gateway's page, see the receipt."""
 from __future__ import annotations
 
-import json
 import re
 
 import pytest
 from playwright.sync_api import expect
+
+from helpers import import_document
 
 DOCUMENT = {
     "format": "pops-import/1",
@@ -32,10 +33,8 @@ DOCUMENT = {
 
 
 @pytest.fixture(scope="module")
-def ledger(server, tmp_path_factory):
-    path = tmp_path_factory.mktemp("doc") / "ledger.json"
-    path.write_text(json.dumps(DOCUMENT))
-    server.run_pops("import", str(path))
+def ledger(server):
+    import_document(server, DOCUMENT)
     return DOCUMENT
 
 

@@ -9,8 +9,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from .. import sessions
-from ..db import database
 from ..models import PatientSession, StaffSession
+from .util import with_db
 
 PATIENT_COOKIE = "pops_session"
 STAFF_COOKIE = "pops_staff"
@@ -63,14 +63,14 @@ def portal_page(endpoint: Callable[[Request, PatientSession], Response]) -> Call
     """
 
     @functools.wraps(endpoint)
+    @with_db
     def wrapper(request: Request) -> Response:
-        with database.connection_context():
-            session = patient_session(request)
-            if session is None:
-                return RedirectResponse("/login", status_code=303)
-            if session.quickpay:
-                return RedirectResponse("/login?view_account=1", status_code=303)
-            sessions.record_page(session, request.url.path)
-            return endpoint(request, session)
+        session = patient_session(request)
+        if session is None:
+            return RedirectResponse("/login", status_code=303)
+        if session.quickpay:
+            return RedirectResponse("/login?view_account=1", status_code=303)
+        sessions.record_page(session, request.url.path)
+        return endpoint(request, session)
 
     return wrapper
