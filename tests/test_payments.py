@@ -391,7 +391,8 @@ def test_an_abandoned_checkout_is_closed_as_not_charged_once_it_expires(client, 
 def test_emailed_receipt_when_the_group_says_so(client, account):
     Group.update(email_receipts=True).execute()
     sign_in_as(client, account, quickpay=True)
-    pay(client)
+    result = client.get(pay(client))
+    assert "A copy of this receipt is being emailed to maria@example.org." in result.text
     message = OutboxMessage.get(OutboxMessage.purpose == "receipt")
     receipt = Receipt.get()
     assert message.recipient == "maria@example.org" and message.channel == "email"
