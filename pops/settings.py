@@ -6,9 +6,18 @@ import secrets
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-TEMPLATES_DIR = ROOT / "templates"
-STATIC_DIR = ROOT / "static"
+PACKAGE_DIR = Path(__file__).resolve().parent
+ROOT = PACKAGE_DIR.parent
+
+
+def _shipped(name: str) -> Path:
+    """templates/ or static/: inside the installed package, else at the top of the checkout."""
+    inside = PACKAGE_DIR / name
+    return inside if inside.is_dir() else ROOT / name
+
+
+TEMPLATES_DIR = _shipped("templates")
+STATIC_DIR = _shipped("static")
 
 
 class SettingsError(Exception):
