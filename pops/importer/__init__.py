@@ -17,9 +17,9 @@ from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo, available_timezones
 
-from . import clock
-from .db import database
-from .models import (
+from .. import clock
+from ..db import database
+from ..models import (
     CONTACT_FIELDS,
     GROUP_DEFAULTS,
     LINE_KINDS,
@@ -36,7 +36,7 @@ from .models import (
     Statement,
     StatementEncounter,
 )
-from .money import ZERO, parse_money
+from ..money import ZERO, parse_money
 
 FORMAT = "pops-import/1"
 IMPORT_RECEIPT_STATUSES = ("paid", "refunded")
@@ -1293,7 +1293,7 @@ def _same_contact(field: str, incoming: object, changed: str) -> bool:
     "(555) 555-0199" is "+15555550199", and an email's case does not matter."""
     incoming = "" if incoming is None else str(incoming)
     if field == "mobile":
-        from .otp import normalize_mobile
+        from ..otp import normalize_mobile
 
         return (normalize_mobile(incoming) or incoming) == (normalize_mobile(changed) or changed)
     if field == "email":
