@@ -1017,7 +1017,7 @@ def stale_demo_data(document: dict) -> bool:
     older one would leave the older encounters behind and double the balances. Raises
     DemoRefused when the database holds practices that are not the demo's.
     """
-    from .models import Encounter, Group, Guarantor
+    from ..models import Encounter, Group, Guarantor
 
     demo_groups = {group["code"] for group in document["groups"]}
     others = sorted(code for (code,) in Group.select(Group.code).tuples() if code not in demo_groups)
