@@ -195,7 +195,8 @@ DEMO_STAFF = {"email": "admin@demo.pops.example", "password": "demo-password-202
 def cmd_demo(args: argparse.Namespace) -> int:
     from . import demo, links, notify
     from .importer import import_document
-    from .models import MODELS, Group, Guarantor, Staff
+    from .models import Group, Guarantor, Staff
+    from .schema import TABLES
     from .staff import create_staff
 
     settings = Settings.from_env()
@@ -211,7 +212,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return 1
     if stale:
         # Demo data from another day: start again rather than pile today's ledger on top of it.
-        db.drop_tables(MODELS)
+        db.drop_tables(TABLES)
         db.execute_sql("DROP TABLE IF EXISTS schema_migration")
         migrate.upgrade(db)
         print("The demo data were built for another day; the demo database was rebuilt for today.")

@@ -9,7 +9,7 @@ import pytest
 
 from pops import clock, migrate
 from pops.db import bind, database, open_database
-from pops.models import MODELS
+from pops.schema import TABLES
 
 PG_URL = os.environ.get("POPS_TEST_DATABASE_URL")
 FROZEN_AT = dt.datetime(2026, 11, 23, 15, 0, tzinfo=dt.timezone.utc)
@@ -46,7 +46,7 @@ def db_url(request, tmp_path):
     if PG_URL:
         pg = request.getfixturevalue("_postgres")
         with pg:
-            tables = ", ".join(f'"{m._meta.table_name}"' for m in MODELS)
+            tables = ", ".join(f'"{m._meta.table_name}"' for m in TABLES)
             pg.execute_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
         return PG_URL
     path = tmp_path / "pops.sqlite3"

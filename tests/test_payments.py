@@ -14,6 +14,7 @@ from starlette.testclient import TestClient
 from conftest import CSRF, post_form, sign_in_as
 from pops import cli, clock, ledger, payments
 from pops.db import database
+from pops.gateways.sandbox_tables import SandboxCharge
 from pops.models import (
     Encounter,
     EncounterLine,
@@ -25,7 +26,6 @@ from pops.models import (
     Receipt,
     ReceiptApplication,
     ReferenceBatch,
-    SandboxCharge,
     Staff,
     Statement,
     StoredCard,

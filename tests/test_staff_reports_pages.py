@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 
 from pops import batches, clock, sessions
+from pops.gateways.sandbox_tables import SandboxCharge
 from pops.models import (
     AuditLog,
     ContactChange,
@@ -16,7 +17,6 @@ from pops.models import (
     PatientSession,
     Receipt,
     ReferenceBatch,
-    SandboxCharge,
     Transaction,
 )
 

@@ -24,7 +24,7 @@ from starlette.routing import Route
 
 from .. import clock
 from ..db import database
-from ..models import SandboxCardToken, SandboxCharge, SandboxCheckout, SandboxRefund
+from .sandbox_tables import SandboxCardToken, SandboxCharge, SandboxCheckout, SandboxRefund
 from . import (
     ChargeResult,
     Checkout,

@@ -1,0 +1,49 @@
+"""The fields and the base model every POPS table shares."""
+from __future__ import annotations
+
+import datetime as dt
+
+from peewee import (
+    BigIntegerField,
+    DateTimeField,
+    Model,
+)
+
+from .. import clock
+from ..db import database
+from ..money import from_cents, to_cents
+
+
+class MoneyField(BigIntegerField):
+    """A Decimal amount stored as whole cents, so SQL sums are exact on every database."""
+
+    def db_value(self, value):
+        return None if value is None else to_cents(value)
+
+    def python_value(self, value):
+        return None if value is None else from_cents(value)
+
+
+class UTCDateTimeField(DateTimeField):
+    """An instant: stored as naive UTC, read back timezone-aware."""
+
+    def db_value(self, value):
+        if isinstance(value, dt.datetime) and value.tzinfo is not None:
+            value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        return super().db_value(value)
+
+    def python_value(self, value):
+        value = super().python_value(value)
+        if isinstance(value, dt.datetime) and value.tzinfo is None:
+            value = value.replace(tzinfo=dt.timezone.utc)
+        return value
+
+
+def _now() -> dt.datetime:
+    return clock.now()
+
+
+class BaseModel(Model):
+    class Meta:
+        database = database
+        legacy_table_names = False

@@ -1,0 +1,135 @@
+"""Money POPS takes: reference batches, receipts, gateway transactions, saved cards, payment attempts."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from peewee import (
+    BooleanField,
+    CharField,
+    DateField,
+    ForeignKeyField,
+    IntegerField,
+)
+
+from .access import PatientSession, Staff
+from .base import BaseModel, MoneyField, UTCDateTimeField, _now
+from .practice import Encounter, Group, Guarantor
+
+
+# --- money POPS takes ---------------------------------------------------------------------
+
+class ReferenceBatch(BaseModel):
+    """One day's POPS payments for a group, opened by the first payment and closed by staff."""
+
+    group = ForeignKeyField(Group, backref="batches", on_delete="RESTRICT")
+    batch_date = DateField(index=True)  # in the group's time zone
+    description = CharField(max_length=100, default="API Payments")
+    user = CharField(max_length=100, default="POPS")
+    status = CharField(max_length=10, default="open")  # "open" or "closed"
+    opened_at = UTCDateTimeField(default=_now)
+    closed_at = UTCDateTimeField(null=True)
+    closed_by = ForeignKeyField(Staff, null=True, on_delete="RESTRICT")
+
+
+# At most one open batch per group and day; a closed batch never changes, so a later payment
+# that day opens a second one.
+ReferenceBatch.add_index(
+    ReferenceBatch.index(
+        ReferenceBatch.group, ReferenceBatch.batch_date, unique=True, where=(ReferenceBatch.status == "open")
+    )
+)
+
+RECEIPT_STATUSES = ("pending", "paid", "unsuccessful", "refunded", "partially_refunded")
+RECEIPT_SOURCES = ("pops", "office", "mail")
+
+
+class Receipt(BaseModel):
+    """Money received from a patient: a POPS payment (or its decline), or one the PM system imported."""
+
+    number = CharField(max_length=64, unique=True)
+    guarantor = ForeignKeyField(Guarantor, backref="receipts", on_delete="RESTRICT")
+    source = CharField(max_length=10)  # "pops", "office", "mail"
+    received_at = UTCDateTimeField()
+    received_date = DateField()  # the date the practice sees (group's time zone / import date)
+    method = CharField(max_length=20, default="card")
+    card_type = CharField(max_length=40, default="")
+    last4 = CharField(max_length=4, default="")
+    amount = MoneyField()
+    refunded_amount = MoneyField(default=Decimal("0.00"))
+    status = CharField(max_length=20)
+    decline_reason = CharField(max_length=200, default="")
+    batch = ForeignKeyField(ReferenceBatch, null=True, backref="receipts", on_delete="RESTRICT")
+    taken_by = ForeignKeyField(Staff, null=True, on_delete="RESTRICT")  # a staff mirror session
+    posted_back = BooleanField(default=False)  # the PM system's lines now carry this POPS payment
+    imported = BooleanField(default=False)
+
+
+class Transaction(BaseModel):
+    """A gateway transaction on a receipt: the sale, or a refund."""
+
+    receipt = ForeignKeyField(Receipt, backref="transactions", on_delete="RESTRICT")
+    number = CharField(max_length=100)
+    kind = CharField(max_length=10, default="sale")  # "sale" or "refund"
+    amount = MoneyField()
+    status = CharField(max_length=20, default="approved")
+    created_at = UTCDateTimeField(default=_now)
+    refund_receipt_number = CharField(max_length=64, default="")
+    staff = ForeignKeyField(Staff, null=True, on_delete="RESTRICT")
+    batch = ForeignKeyField(ReferenceBatch, null=True, backref="transactions", on_delete="RESTRICT")  # a refund's batch
+    idempotency_key = CharField(max_length=64, null=True, unique=True)
+
+
+class ReceiptApplication(BaseModel):
+    """Part of a receipt applied to an encounter (line optional): POPS's own, or as imported."""
+
+    receipt = ForeignKeyField(Receipt, backref="applications", on_delete="CASCADE")
+    encounter = ForeignKeyField(Encounter, backref="applications", on_delete="RESTRICT")
+    line_ext_id = CharField(max_length=64, default="")
+    amount = MoneyField()
+    source = CharField(max_length=10, default="pops")  # "pops" or "import"
+
+
+# --- payments ------------------------------------------------------------------------
+
+class StoredCard(BaseModel):
+    """A card the patient asked the gateway to keep: its token, brand, last four and expiry only."""
+
+    guarantor = ForeignKeyField(Guarantor, backref="stored_cards", on_delete="CASCADE")
+    gateway_token = CharField(max_length=100, unique=True)
+    brand = CharField(max_length=40)
+    last4 = CharField(max_length=4)
+    exp_month = IntegerField()
+    exp_year = IntegerField()
+    created_at = UTCDateTimeField(default=_now)
+    removed_at = UTCDateTimeField(null=True)
+
+
+PAYMENT_STATUSES = ("attempt", "pending", "paid", "declined", "error", "canceled")
+
+
+class PaymentAttempt(BaseModel):
+    """One try at paying, stored before the gateway is called and settled exactly once.
+
+    attempt (key recorded) -> pending (at the gateway, or its answer not yet confirmed)
+    -> paid | declined | error | canceled. The key is the gateway's idempotency key.
+    """
+
+    key = CharField(max_length=64, unique=True)
+    guarantor = ForeignKeyField(Guarantor, backref="payment_attempts", on_delete="RESTRICT")
+    session = ForeignKeyField(PatientSession, null=True, on_delete="SET NULL")
+    staff = ForeignKeyField(Staff, null=True, on_delete="RESTRICT")  # taken in a mirror session
+    entrance = CharField(max_length=10)  # "quickpay" or "portal"
+    amount = MoneyField()
+    amount_choice = CharField(max_length=20)  # "amount_due", "current_balance", "other"
+    status = CharField(max_length=10, default="attempt", index=True)
+    created_at = UTCDateTimeField(default=_now)
+    updated_at = UTCDateTimeField(default=_now)
+    settled_at = UTCDateTimeField(null=True)
+    gateway_checkout = CharField(max_length=100, default="")
+    gateway_transaction = CharField(max_length=100, default="")
+    method = CharField(max_length=20, default="")  # "card", "google_pay", "apple_pay"
+    card_type = CharField(max_length=40, default="")
+    last4 = CharField(max_length=4, default="")
+    message = CharField(max_length=300, default="")  # why it was declined or failed
+    stored_card = ForeignKeyField(StoredCard, null=True, on_delete="SET NULL")
+    receipt = ForeignKeyField(Receipt, null=True, on_delete="RESTRICT")

@@ -1,0 +1,198 @@
+"""The practice and its ledger, as the PM system imports them."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from peewee import (
+    BooleanField,
+    CharField,
+    DateField,
+    DateTimeField,
+    ForeignKeyField,
+    IntegerField,
+    TextField,
+)
+
+from .base import BaseModel, MoneyField, UTCDateTimeField
+
+# --- the practice -------------------------------------------------------------------------
+
+GROUP_DEFAULTS: dict[str, object] = {
+    "logo": "",
+    "brand_color": "#1f5f8b",
+    "timezone": "America/New_York",
+    "footer_phone": "",
+    "footer_email": "",
+    "footer_text": "",
+    "show_collections": False,
+    "show_current_balance": True,
+    "include_new_charges_in_amount_due": False,
+    "email_receipts": False,
+    "enable_credit_card": True,
+    "enable_google_pay": False,
+    "enable_apple_pay": False,
+    "enable_payment_method_storage": False,
+    "require_cvv": True,
+    "quickpay_max_uses": 10,
+    "link_days": 365,
+    "desk_qr_minutes": 15,
+    "session_idle_timeout": 15,
+    "allow_session_extension": False,
+    "enable_appointments": True,
+    "landing_page": "home",
+    "print_link_and_qr_on_statements": True,
+}
+"""Every POPS Group option (PRODUCT.md) with the value a new group starts from; import keys are the same."""
+
+
+class Group(BaseModel):
+    """A POPS Group: a practice's branding and the options that shape the patient's experience."""
+
+    code = CharField(max_length=32, unique=True)
+    name = CharField(max_length=200)
+    logo = CharField(max_length=500, default="")
+    brand_color = CharField(max_length=7, default=GROUP_DEFAULTS["brand_color"])
+    timezone = CharField(max_length=64, default=GROUP_DEFAULTS["timezone"])
+    footer_phone = CharField(max_length=40, default="")
+    footer_email = CharField(max_length=200, default="")
+    footer_text = TextField(default="")
+    show_collections = BooleanField(default=False)
+    show_current_balance = BooleanField(default=True)
+    include_new_charges_in_amount_due = BooleanField(default=False)
+    email_receipts = BooleanField(default=False)
+    enable_credit_card = BooleanField(default=True)
+    enable_google_pay = BooleanField(default=False)
+    enable_apple_pay = BooleanField(default=False)
+    enable_payment_method_storage = BooleanField(default=False)
+    require_cvv = BooleanField(default=True)
+    quickpay_max_uses = IntegerField(default=10)
+    link_days = IntegerField(default=365)
+    desk_qr_minutes = IntegerField(default=15)
+    session_idle_timeout = IntegerField(default=15)  # minutes
+    allow_session_extension = BooleanField(default=False)
+    enable_appointments = BooleanField(default=True)
+    landing_page = CharField(max_length=8, default="home")  # "home" or "pay"
+    print_link_and_qr_on_statements = BooleanField(default=True)
+
+
+class Guarantor(BaseModel):
+    """The person responsible for an account's bills; the one who signs in and pays."""
+
+    account = CharField(max_length=64, unique=True)
+    group = ForeignKeyField(Group, backref="guarantors", on_delete="RESTRICT")
+    first_name = CharField(max_length=100)
+    last_name = CharField(max_length=100)
+    preferred_name = CharField(max_length=100, default="")
+    date_of_birth = DateField()
+    email = CharField(max_length=254, default="")
+    mobile = CharField(max_length=32, default="")
+    sms_opt_out = BooleanField(default=False)
+    address_line1 = CharField(max_length=200, default="")
+    address_line2 = CharField(max_length=200, default="")
+    city = CharField(max_length=100, default="")
+    state = CharField(max_length=40, default="")
+    zip = CharField(max_length=20, default="")
+    escrow = MoneyField(default=Decimal("0.00"))
+    unapplied = MoneyField(default=Decimal("0.00"))
+    # notification choices the patient makes in Profile (POPS owns these)
+    notify_balance_email = BooleanField(default=True)
+    notify_balance_text = BooleanField(default=True)
+    notify_balance_paper = BooleanField(default=True)
+    notify_appointment_email = BooleanField(default=True)
+    notify_appointment_text = BooleanField(default=True)
+    # Moved on by every payment started: a pay form carries the value it was shown with, so a
+    # second tab or a stale form cannot start a second payment (one conditional UPDATE decides).
+    payment_seq = IntegerField(default=0)
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.preferred_name or self.first_name} {self.last_name}"
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+
+class Patient(BaseModel):
+    guarantor = ForeignKeyField(Guarantor, backref="patients", on_delete="CASCADE")
+    ext_id = CharField(max_length=64)
+    first_name = CharField(max_length=100)
+    last_name = CharField(max_length=100)
+    date_of_birth = DateField(null=True)
+
+    class Meta:
+        indexes = ((("guarantor", "ext_id"), True),)
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+
+class Encounter(BaseModel):
+    """A visit and its charges; its patient balance is the sum of its lines less insurance pending."""
+
+    guarantor = ForeignKeyField(Guarantor, backref="encounters", on_delete="CASCADE")
+    ext_id = CharField(max_length=64)
+    patient = ForeignKeyField(Patient, backref="encounters", on_delete="RESTRICT")
+    date = DateField()
+    provider = CharField(max_length=200, default="")
+    facility_code = CharField(max_length=64, default="")
+    facility_name = CharField(max_length=200, default="")
+    description = CharField(max_length=500, default="")
+    in_collections = BooleanField(default=False)
+    insurance_pending = MoneyField(default=Decimal("0.00"))
+
+    class Meta:
+        indexes = ((("guarantor", "ext_id"), True),)
+
+
+LINE_KINDS = ("charge", "insurance_payment", "adjustment", "patient_payment")
+
+
+class EncounterLine(BaseModel):
+    encounter = ForeignKeyField(Encounter, backref="lines", on_delete="CASCADE")
+    ext_id = CharField(max_length=64)
+    kind = CharField(max_length=20)
+    code = CharField(max_length=32, default="")
+    description = CharField(max_length=500, default="")
+    amount = MoneyField()
+    date = DateField()
+    applies_to = CharField(max_length=64, default="")
+    provider = CharField(max_length=200, default="")
+    receipt_number = CharField(max_length=64, default="", index=True)
+
+    class Meta:
+        indexes = ((("encounter", "ext_id"), True),)
+
+    @property
+    def service_id(self) -> str:
+        return f"{self.encounter.ext_id}-{self.ext_id}"
+
+
+class Statement(BaseModel):
+    guarantor = ForeignKeyField(Guarantor, backref="statements", on_delete="CASCADE")
+    number = CharField(max_length=64, unique=True)
+    date = DateField()
+    due_date = DateField()
+    balance = MoneyField()
+    amount_due = MoneyField()
+    first_viewed_at = UTCDateTimeField(null=True)  # by the patient; staff mirrors never set it
+
+
+class StatementEncounter(BaseModel):
+    statement = ForeignKeyField(Statement, backref="statement_encounters", on_delete="CASCADE")
+    encounter = ForeignKeyField(Encounter, backref="statement_encounters", on_delete="CASCADE")
+
+    class Meta:
+        indexes = ((("statement", "encounter"), True),)
+
+
+class Appointment(BaseModel):
+    guarantor = ForeignKeyField(Guarantor, backref="appointments", on_delete="CASCADE")
+    ext_id = CharField(max_length=64, unique=True)
+    patient = ForeignKeyField(Patient, backref="appointments", on_delete="CASCADE")
+    at = DateTimeField()  # the practice's local time, as the PM system gives it
+    provider = CharField(max_length=200, default="")
+    location = CharField(max_length=200, default="")
+    reason = CharField(max_length=500, default="")
+    status = CharField(max_length=20, default="scheduled")

@@ -1,0 +1,69 @@
+"""Records: the audit log, the outbox, contact changes and patient requests."""
+from __future__ import annotations
+
+from peewee import (
+    CharField,
+    ForeignKeyField,
+    TextField,
+)
+
+from .access import Staff
+from .base import BaseModel, UTCDateTimeField, _now
+from .practice import Guarantor
+
+
+# --- records ------------------------------------------------------------------------------
+
+class AuditLog(BaseModel):
+    """Append-only: who did what to which guarantor, when, from where. Never card data or codes."""
+
+    at = UTCDateTimeField(default=_now, index=True)
+    staff = ForeignKeyField(Staff, null=True, on_delete="RESTRICT")
+    actor = CharField(max_length=254, default="")
+    action = CharField(max_length=64)
+    guarantor = ForeignKeyField(Guarantor, null=True, on_delete="SET NULL")
+    detail = TextField(default="")
+    ip = CharField(max_length=64, default="")
+
+
+class OutboxMessage(BaseModel):
+    """Every SMS and email POPS sends or would send; without SMTP or an SMS provider it stays here."""
+
+    created_at = UTCDateTimeField(default=_now, index=True)
+    channel = CharField(max_length=10)  # "sms" or "email"
+    recipient = CharField(max_length=254)
+    subject = CharField(max_length=300, default="")
+    body = TextField()
+    purpose = CharField(max_length=30, default="")
+    guarantor = ForeignKeyField(Guarantor, null=True, on_delete="SET NULL")
+    status = CharField(max_length=10, default="outbox")  # "outbox", "sent", "failed"
+    sent_at = UTCDateTimeField(null=True)
+    error = CharField(max_length=300, default="")
+
+
+CONTACT_FIELDS = ("preferred_name", "email", "mobile")
+
+
+class ContactChange(BaseModel):
+    """A contact detail the patient changed in the portal; an import keeps it until it carries the new value."""
+
+    guarantor = ForeignKeyField(Guarantor, backref="contact_changes", on_delete="CASCADE")
+    field = CharField(max_length=30)
+    old_value = CharField(max_length=254, default="")
+    new_value = CharField(max_length=254, default="")
+    changed_at = UTCDateTimeField(default=_now)
+    cleared_at = UTCDateTimeField(null=True)  # the PM system caught up
+
+
+REQUEST_KINDS = ("register_patient", "modify_patient")
+
+
+class PatientRequest(BaseModel):
+    """A patient's request the practice reviews: a new dependant, or a change to a patient."""
+
+    guarantor = ForeignKeyField(Guarantor, backref="requests", on_delete="CASCADE")
+    kind = CharField(max_length=20)
+    detail = TextField()  # JSON: the fields the patient filled in
+    created_at = UTCDateTimeField(default=_now, index=True)
+    handled_at = UTCDateTimeField(null=True)
+    handled_by = ForeignKeyField(Staff, null=True, on_delete="RESTRICT")
