@@ -1,7 +1,6 @@
 """What the staff console does, without the web: find guarantors, notify them, edit a group's options."""
 from __future__ import annotations
 
-import datetime as dt
 import re
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -9,24 +8,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from peewee import fn
 
 from . import ledger, links, notify
-from .models import GROUP_DEFAULTS, Group, Guarantor, Staff
+from .dates import parse_date
+from .models import GROUP_DEFAULTS, Group, Guarantor, Staff, is_colour
 from .money import format_money
 
 MAX_RESULTS = 50
 
 
 # --- finding a guarantor --------------------------------------------------------------------
-
-def parse_date(text: str) -> dt.date | None:
-    """A date typed at the desk: 1981-04-12, 04/12/1981 or 4/12/1981; None if it is none of these."""
-    text = text.strip()
-    for fmt in ("%Y-%m-%d", "%m/%d/%Y", "%m-%d-%Y"):
-        try:
-            return dt.datetime.strptime(text, fmt).date()
-        except ValueError:
-            continue
-    return None
-
 
 def find_guarantors(*, name: str = "", account: str = "", dob: str = "", phone: str = "") -> tuple[list[Guarantor], str | None]:
     """Guarantors matching every field given (name words, account, date of birth, phone digits).
@@ -113,7 +102,6 @@ TEXT_LIMITS = {"name": 200, "logo": 500, "brand_color": 7, "timezone": 64, "foot
 GROUP_FIELDS = ["name", *GROUP_DEFAULTS]
 BOOL_FIELDS = [k for k, v in GROUP_DEFAULTS.items() if isinstance(v, bool)]
 INT_FIELDS = [k for k, v in GROUP_DEFAULTS.items() if isinstance(v, int) and not isinstance(v, bool)]
-_COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
 LANDING_PAGES = ("home", "pay")
 
 
@@ -150,7 +138,7 @@ def group_changes(group: Group, form: dict[str, str]) -> tuple[dict[str, object]
         values[field] = text
     if not values.get("name"):
         errors["name"] = "The group needs a name."
-    if not _COLOUR.fullmatch(str(values.get("brand_color", ""))):
+    if not is_colour(values.get("brand_color", "")):
         errors["brand_color"] = "Use a colour like #1f5f8b."
     if not _valid_timezone(str(values.get("timezone", ""))):
         errors["timezone"] = "Use a time zone name like America/New_York."

@@ -8,14 +8,11 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import hashlib
 import secrets
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-from itsdangerous import Signer
-
-from . import clock
+from . import clock, signing
 from .models import Guarantor, Link, Staff, Statement
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -30,12 +27,8 @@ ORIGIN_OF_PURPOSE = {"sms": "sms_link", "email": "email_link", "statement": "sta
 _WRAPPING = " \t\r\n\"'“”‘’<>()[]{}.,;:!?"
 
 
-def _signer(secret_key: str, purpose: str) -> Signer:
-    return Signer(secret_key, salt=f"pops.link.{purpose}", digest_method=hashlib.sha256)
-
-
 def _signature(secret_key: str, purpose: str, body: str) -> str:
-    raw = _signer(secret_key, purpose).get_signature(body.encode())
+    raw = signing.signer(secret_key, f"link.{purpose}").get_signature(body.encode())
     digest = base64.urlsafe_b64decode(raw + b"=" * (-len(raw) % 4))
     bits = int.from_bytes(digest[:4], "big") >> (32 - 5 * SIGNATURE_CHARS)
     return "".join(ALPHABET[(bits >> (5 * i)) & 31] for i in reversed(range(SIGNATURE_CHARS)))

@@ -40,17 +40,6 @@ def name_key(text: str) -> str:
     return "".join(unicodedata.normalize("NFKC", text or "").casefold().split())
 
 
-def parse_birth_date(text: str) -> dt.date | None:
-    """A date of birth typed as YYYY-MM-DD (the date input) or MM/DD/YYYY; None if it is not one."""
-    text = (text or "").strip()
-    for pattern in ("%Y-%m-%d", "%m/%d/%Y", "%m-%d-%Y"):
-        try:
-            return dt.datetime.strptime(text, pattern).date()
-        except ValueError:
-            continue
-    return None
-
-
 def find_candidates(first: str, last: str, date_of_birth: dt.date, group: Group | None = None) -> list[Guarantor]:
     """Guarantors whose first or preferred name, last name and date of birth match (in `group` if given)."""
     first_key, last_key = name_key(first), name_key(last)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping
 from zoneinfo import ZoneInfo
 
-from . import batches, clock
+from . import batches, clock, dates
 from .batches import PaymentRow, Totals
 from .models import SESSION_ORIGINS, ContactChange, Group, Guarantor, PatientSession, Receipt, ReferenceBatch, Transaction
 
@@ -36,15 +36,13 @@ _SLACK = dt.timedelta(days=2)  # wider than any time zone's offset: a UTC window
 
 
 def parse_date(text: str | None, label: str, errors: list[str]) -> dt.date | None:
-    """A YYYY-MM-DD date, None when empty; a bad one adds a message to `errors`."""
-    text = (text or "").strip()
-    if not text:
+    """A typed date, None when empty; a bad one adds a message to `errors`."""
+    if not (text or "").strip():
         return None
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
+    day = dates.parse_date(text, dates.ISO)
+    if day is None:
         errors.append(f"{label} must be a date like 2026-11-23.")
-        return None
+    return day
 
 
 def _choice(value: str | None, choices: Mapping[str, str], default: str, label: str, errors: list[str]) -> str:

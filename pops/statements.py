@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import multiprocessing
 import os
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -19,16 +18,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TextIO
 
-import jinja2
 from markupsafe import Markup
 
-from . import balances, clock, ledger, links, qr
+from . import balances, clock, ledger, links, qr, templating
 from .models import Encounter, Group, Guarantor, Patient, Statement, StatementEncounter
-from .money import format_money
-from .settings import TEMPLATES_DIR
 
 TEMPLATE = "statements/print.html"
-_COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
 _CHUNK = 500  # ids per IN (…) list, well under every database's parameter limit
 # Drawing QR codes is most of a run's work (qrcode encodes in pure Python); from this many
 # codes on, worker processes draw them, one per CPU.
@@ -168,26 +163,7 @@ def mint_links(due: Iterable[DueStatement], secret_key: str, base_url: str) -> N
             item.url = links.url(base_url, item.code)
 
 
-def _date(value: dt.date) -> str:
-    return value.strftime("%b %-d, %Y")
-
-
-def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
-        autoescape=True,
-        extensions=["jinja2.ext.i18n"],
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
-    env.filters["money"] = format_money
-    env.filters["date"] = _date
-    env.filters["colour"] = lambda value: value if _COLOUR.fullmatch(value or "") else "#1f5f8b"
-    return env
-
-
-_env = _environment()
+_env = templating.environment()
 
 
 def qr_codes(urls: list[str]) -> list[str]:

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from pops import clock, links, otp
+from pops import clock, dates, links, otp
 from pops.models import AuditLog, Group, Guarantor, OneTimeCode, OutboxMessage, PatientSession
 
 from conftest import SECRET, post_form
@@ -89,7 +89,7 @@ def test_mobile_normalizing(typed, stored):
 @pytest.mark.parametrize("typed, parsed", [("1981-04-12", dt.date(1981, 4, 12)), ("04/12/1981", dt.date(1981, 4, 12)),
                                            ("4/12/1981", dt.date(1981, 4, 12)), ("12/31/99", None), ("1981-02-30", None)])
 def test_birth_dates(typed, parsed):
-    assert otp.parse_birth_date(typed) == parsed
+    assert dates.parse_date(typed) == parsed
 
 
 # --- the sign-in over HTTP ----------------------------------------------------------------

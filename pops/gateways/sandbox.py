@@ -14,7 +14,7 @@ import re
 import secrets
 from decimal import Decimal
 
-from itsdangerous import BadSignature, URLSafeTimedSerializer
+from itsdangerous import BadSignature
 from peewee import IntegrityError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from .. import clock
+from .. import clock, signing
 from ..db import database
 from .sandbox_tables import SandboxCardToken, SandboxCharge, SandboxCheckout, SandboxRefund
 from . import (
@@ -129,7 +129,7 @@ class SandboxGateway:
 
     def __init__(self, secret_key: str, base_url: str):
         self.base_url = base_url.rstrip("/")
-        self._signer = URLSafeTimedSerializer(secret_key, salt="pops-sandbox-gateway-result")
+        self._signer = signing.serializer(secret_key, "sandbox.result")
         self.unreachable = False  # tests switch the network off
 
     def _call(self) -> None:

@@ -28,6 +28,7 @@ from .payments import (
     Transaction,
 )
 from .practice import (
+    COLOUR,
     GROUP_DEFAULTS,
     LINE_KINDS,
     Appointment,
@@ -38,6 +39,7 @@ from .practice import (
     Patient,
     Statement,
     StatementEncounter,
+    is_colour,
 )
 from .records import CONTACT_FIELDS, REQUEST_KINDS, AuditLog, ContactChange, OutboxMessage, PatientRequest
 

@@ -16,9 +16,13 @@ from .practice import Group, Guarantor, Statement
 # --- staff --------------------------------------------------------------------------------
 
 class Staff(BaseModel):
+    ADMIN = "admin"
+    STAFF = "staff"
+    ROLES = (ADMIN, STAFF)
+
     email = CharField(max_length=254, unique=True)
     password_hash = CharField(max_length=255)
-    role = CharField(max_length=10, default="staff")  # "admin" or "staff"
+    role = CharField(max_length=10, default=STAFF)
     totp_secret = CharField(max_length=64)
     last_totp_step = BigIntegerField(default=0)  # a TOTP code is accepted once
     failed_sign_ins = IntegerField(default=0)

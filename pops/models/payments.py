@@ -11,6 +11,7 @@ from peewee import (
     IntegerField,
 )
 
+from ..i18n import N_
 from .access import PatientSession, Staff
 from .base import BaseModel, MoneyField, UTCDateTimeField, _now
 from .practice import Encounter, Group, Guarantor
@@ -21,11 +22,14 @@ from .practice import Encounter, Group, Guarantor
 class ReferenceBatch(BaseModel):
     """One day's POPS payments for a group, opened by the first payment and closed by staff."""
 
+    OPEN = "open"
+    CLOSED = "closed"
+
     group = ForeignKeyField(Group, backref="batches", on_delete="RESTRICT")
     batch_date = DateField(index=True)  # in the group's time zone
     description = CharField(max_length=100, default="API Payments")
     user = CharField(max_length=100, default="POPS")
-    status = CharField(max_length=10, default="open")  # "open" or "closed"
+    status = CharField(max_length=10, default=OPEN)
     opened_at = UTCDateTimeField(default=_now)
     closed_at = UTCDateTimeField(null=True)
     closed_by = ForeignKeyField(Staff, null=True, on_delete="RESTRICT")
@@ -35,7 +39,7 @@ class ReferenceBatch(BaseModel):
 # that day opens a second one.
 ReferenceBatch.add_index(
     ReferenceBatch.index(
-        ReferenceBatch.group, ReferenceBatch.batch_date, unique=True, where=(ReferenceBatch.status == "open")
+        ReferenceBatch.group, ReferenceBatch.batch_date, unique=True, where=(ReferenceBatch.status == ReferenceBatch.OPEN)
     )
 )
 
@@ -45,6 +49,22 @@ RECEIPT_SOURCES = ("pops", "office", "mail")
 
 class Receipt(BaseModel):
     """Money received from a patient: a POPS payment (or its decline), or one the PM system imported."""
+
+    PENDING = "pending"
+    PAID = "paid"
+    UNSUCCESSFUL = "unsuccessful"
+    REFUNDED = "refunded"
+    PARTIALLY_REFUNDED = "partially_refunded"
+    POPS = "pops"  # sources: taken by POPS, or imported from the office or the mail
+    OFFICE = "office"
+    MAIL = "mail"
+    STATUS_LABELS = {
+        PENDING: N_("Pending"),
+        PAID: N_("Paid"),
+        UNSUCCESSFUL: N_("Unsuccessful"),
+        REFUNDED: N_("Refunded"),
+        PARTIALLY_REFUNDED: N_("Partially refunded"),
+    }
 
     number = CharField(max_length=64, unique=True)
     guarantor = ForeignKeyField(Guarantor, backref="receipts", on_delete="RESTRICT")
@@ -63,15 +83,33 @@ class Receipt(BaseModel):
     posted_back = BooleanField(default=False)  # the PM system's lines now carry this POPS payment
     imported = BooleanField(default=False)
 
+    @property
+    def refundable_amount(self) -> Decimal:
+        """What a refund may still give back: a POPS card payment, paid, less what was refunded."""
+        if self.source != Receipt.POPS or self.status not in (Receipt.PAID, Receipt.PARTIALLY_REFUNDED):
+            return Decimal("0.00")
+        return max(self.amount - self.refunded_amount, Decimal("0.00"))
+
+    @property
+    def status_label(self) -> str:
+        """The status a patient reads; a declined card's $0.00 receipt says so."""
+        if self.status == Receipt.UNSUCCESSFUL and self.decline_reason:
+            return N_("Unsuccessful (declined)")
+        return Receipt.STATUS_LABELS.get(self.status, self.status)
+
 
 class Transaction(BaseModel):
     """A gateway transaction on a receipt: the sale, or a refund."""
 
+    SALE = "sale"
+    REFUND = "refund"
+    APPROVED = "approved"
+
     receipt = ForeignKeyField(Receipt, backref="transactions", on_delete="RESTRICT")
     number = CharField(max_length=100)
-    kind = CharField(max_length=10, default="sale")  # "sale" or "refund"
+    kind = CharField(max_length=10, default=SALE)
     amount = MoneyField()
-    status = CharField(max_length=20, default="approved")
+    status = CharField(max_length=20, default=APPROVED)
     created_at = UTCDateTimeField(default=_now)
     refund_receipt_number = CharField(max_length=64, default="")
     staff = ForeignKeyField(Staff, null=True, on_delete="RESTRICT")
@@ -114,6 +152,14 @@ class PaymentAttempt(BaseModel):
     -> paid | declined | error | canceled. The key is the gateway's idempotency key.
     """
 
+    ATTEMPT = "attempt"
+    PENDING = "pending"
+    PAID = "paid"
+    DECLINED = "declined"
+    ERROR = "error"
+    CANCELED = "canceled"
+    OPEN = (ATTEMPT, PENDING)  # not settled yet
+
     key = CharField(max_length=64, unique=True)
     guarantor = ForeignKeyField(Guarantor, backref="payment_attempts", on_delete="RESTRICT")
     session = ForeignKeyField(PatientSession, null=True, on_delete="SET NULL")
@@ -121,7 +167,7 @@ class PaymentAttempt(BaseModel):
     entrance = CharField(max_length=10)  # "quickpay" or "portal"
     amount = MoneyField()
     amount_choice = CharField(max_length=20)  # "amount_due", "current_balance", "other"
-    status = CharField(max_length=10, default="attempt", index=True)
+    status = CharField(max_length=10, default=ATTEMPT, index=True)
     created_at = UTCDateTimeField(default=_now)
     updated_at = UTCDateTimeField(default=_now)
     settled_at = UTCDateTimeField(null=True)

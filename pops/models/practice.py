@@ -1,6 +1,7 @@
 """The practice and its ledger, as the PM system imports them."""
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 from peewee import (
@@ -16,6 +17,14 @@ from peewee import (
 from .base import BaseModel, MoneyField, UTCDateTimeField
 
 # --- the practice -------------------------------------------------------------------------
+
+COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
+
+
+def is_colour(value: object) -> bool:
+    """A colour a stylesheet may carry: #RRGGBB and nothing else."""
+    return isinstance(value, str) and COLOUR.fullmatch(value) is not None
+
 
 GROUP_DEFAULTS: dict[str, object] = {
     "logo": "",
@@ -48,6 +57,10 @@ GROUP_DEFAULTS: dict[str, object] = {
 class Group(BaseModel):
     """A POPS Group: a practice's branding and the options that shape the patient's experience."""
 
+    HOME = "home"  # landing pages after sign-in
+    PAY = "pay"
+    LANDING_PAGES = (HOME, PAY)
+
     code = CharField(max_length=32, unique=True)
     name = CharField(max_length=200)
     logo = CharField(max_length=500, default="")
@@ -71,8 +84,23 @@ class Group(BaseModel):
     session_idle_timeout = IntegerField(default=15)  # minutes
     allow_session_extension = BooleanField(default=False)
     enable_appointments = BooleanField(default=True)
-    landing_page = CharField(max_length=8, default="home")  # "home" or "pay"
+    landing_page = CharField(max_length=8, default=HOME)
     print_link_and_qr_on_statements = BooleanField(default=True)
+
+    @property
+    def brand_colour(self) -> str:
+        """The brand colour, or the default when what is stored is not a colour."""
+        return self.brand_color if is_colour(self.brand_color) else str(GROUP_DEFAULTS["brand_color"])
+
+    @property
+    def offers_online_payment(self) -> bool:
+        """Whether the group takes any online payment method (card, Google Pay, Apple Pay)."""
+        return self.enable_credit_card or self.enable_google_pay or self.enable_apple_pay
+
+    @property
+    def landing_path(self) -> str:
+        """Where a signed-in patient lands."""
+        return "/pay" if self.landing_page == Group.PAY else "/home"
 
 
 class Guarantor(BaseModel):

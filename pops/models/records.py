@@ -29,6 +29,12 @@ class AuditLog(BaseModel):
 class OutboxMessage(BaseModel):
     """Every SMS and email POPS sends or would send; without SMTP or an SMS provider it stays here."""
 
+    SMS = "sms"
+    EMAIL = "email"
+    OUTBOX = "outbox"
+    SENT = "sent"
+    FAILED = "failed"
+
     created_at = UTCDateTimeField(default=_now, index=True)
     channel = CharField(max_length=10)  # "sms" or "email"
     recipient = CharField(max_length=254)
@@ -36,7 +42,7 @@ class OutboxMessage(BaseModel):
     body = TextField()
     purpose = CharField(max_length=30, default="")
     guarantor = ForeignKeyField(Guarantor, null=True, on_delete="SET NULL")
-    status = CharField(max_length=10, default="outbox")  # "outbox", "sent", "failed"
+    status = CharField(max_length=10, default=OUTBOX)
     sent_at = UTCDateTimeField(null=True)
     error = CharField(max_length=300, default="")
 

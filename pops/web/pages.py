@@ -1,8 +1,6 @@
 """Pages that belong to no one area: liveness and the front door."""
 from __future__ import annotations
 
-import re
-
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
@@ -12,8 +10,6 @@ from ..db import database
 from ..models import Group
 from .templating import render
 from .util import with_db
-
-_COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
 
 
 def healthz(request: Request) -> Response:
@@ -40,8 +36,7 @@ def brand_css(request: Request) -> Response:
     group = Group.get_or_none(Group.code == request.path_params["code"])
     if group is None:
         return PlainTextResponse("/* unknown group */", status_code=404, media_type="text/css")
-    colour = group.brand_color if _COLOUR.fullmatch(group.brand_color or "") else "#1f5f8b"
-    return Response(f":root {{ --brand: {colour}; }}\n", media_type="text/css",
+    return Response(f":root {{ --brand: {group.brand_colour}; }}\n", media_type="text/css",
                     headers={"Cache-Control": "public, max-age=300"})
 
 

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from .. import notify, otp
+from .. import dates, notify, otp
 from ..db import database
 from ..models import AuditLog, ContactChange, Guarantor, OneTimeCode, Patient, PatientRequest, PatientSession
 from .auth import clear_session_cookie, patient_session, portal_page, set_cookie
@@ -263,7 +263,7 @@ def register_submit(request: Request, form: FormData, session: PatientSession) -
         errors["first_name"] = "Enter the patient's first name."
     if not values["last_name"]:
         errors["last_name"] = "Enter the patient's last name."
-    born = otp.parse_birth_date(values["date_of_birth"])
+    born = dates.parse_date(values["date_of_birth"])
     if born is None:
         errors["date_of_birth"] = "Enter the patient's date of birth as MM/DD/YYYY."
     if values["relationship"] not in RELATIONSHIPS:

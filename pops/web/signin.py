@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from .. import clock, notify, otp, sessions
+from .. import dates, notify, otp, sessions
 from ..db import database
 from ..models import AuditLog, Group, Guarantor, PatientSession
 from .auth import PATIENT_COOKIE, clear_session_cookie, end_current_patient_session, patient_session, set_cookie
@@ -109,7 +109,7 @@ def login_submit(request: Request, form: FormData) -> Response:
     if not all(values.values()):
         return _login_page(request, group, values=values,
                            error="Enter the first name, last name and date of birth as your practice has them.")
-    date_of_birth = otp.parse_birth_date(values["date_of_birth"])
+    date_of_birth = dates.parse_date(values["date_of_birth"])
     if date_of_birth is None:
         return _login_page(request, group, values=values, error="Enter the date of birth as MM/DD/YYYY.")
     ip = client_ip(request)
