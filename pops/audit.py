@@ -1,30 +1,40 @@
-"""The audit log: one append-only row per staff action. Never card data, codes or passwords."""
+"""The audit log: one append-only row per action worth answering for. Never card data, codes or passwords."""
 from __future__ import annotations
 
 from typing import Any
 
 from peewee import JOIN
 
-from .models import AuditLog, Guarantor, Staff, StaffSession
+from .models import AuditLog, Guarantor, PatientSession, Staff, StaffSession
+
+PATIENT = "patient"  # the actor of a patient's own action
+POPS = "POPS"  # the actor of what POPS does by itself (a job, a rule)
 
 
 def audit(
-    staff: Staff | StaffSession | None,
+    who: Staff | StaffSession | PatientSession | None,
     action: str,
-    guarantor: Guarantor | None = None,
+    guarantor: Guarantor | int | None = None,
     detail: str = "",
     request: Any = None,
     *,
     actor: str = "",
+    ip: str = "",
 ) -> AuditLog:
-    """Record who (a staff member, or `actor` when no one is signed in) did `action`, from where.
+    """Record who did `action`, to which guarantor, from where.
 
-    `request` is anything with `.client.host` (a Starlette request); its address is kept.
+    `who` is a staff member (or their session), a patient session (the patient, or the staff
+    member mirroring them), or None with `actor` naming who it was ("patient", "POPS", an email
+    typed at sign-in). The address is `ip`, or taken from `request` (anything with `.client.host`).
     """
-    if isinstance(staff, StaffSession):
-        staff = staff.staff
-    client = getattr(request, "client", None)
-    ip = (client.host if client else "") or ""
+    staff = who.staff if isinstance(who, StaffSession) else who
+    if isinstance(who, PatientSession):
+        staff = who.staff if who.staff_id else None
+        guarantor = guarantor if guarantor is not None else who.guarantor_id
+        actor = actor or PATIENT
+    if not ip:
+        client = getattr(request, "client", None)
+        ip = (client.host if client else "") or ""
     return AuditLog.create(
         staff=staff,
         actor=(staff.email if staff is not None else actor)[:254],

@@ -17,6 +17,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from . import clock, notify
+from .audit import PATIENT, audit
 from .db import database
 from .models import AuditLog, Group, Guarantor, OneTimeCode
 
@@ -65,7 +66,7 @@ def lookups_left(ip: str) -> bool:
 
 
 def record_lookup(ip: str, found: int) -> None:
-    AuditLog.create(action=LOOKUP_ACTION, actor="patient", detail=f"matches: {found}", ip=ip[:64])
+    audit(None, LOOKUP_ACTION, detail=f"matches: {found}", actor=PATIENT, ip=ip)
 
 
 # --- where a code can go ------------------------------------------------------------------

@@ -16,10 +16,10 @@ from zoneinfo import ZoneInfo
 from peewee import IntegrityError
 
 from . import balances, batches, clock, ledger, notify
+from .audit import POPS, audit
 from .db import database
 from .gateways import ChargeResult, CheckoutOptions, Gateway, GatewayUnavailable, InvalidResult
 from .models import (
-    AuditLog,
     Encounter,
     Guarantor,
     PatientSession,
@@ -367,8 +367,8 @@ def apply_oldest_first(receipt: Receipt, guarantor: Guarantor) -> None:
     if left > 0:
         # The ledger changed between the start and the gateway's answer (an import, say). The
         # money was received all the same: keep the receipt whole and flag the rest for staff.
-        AuditLog.create(action="receipt_not_fully_applied", actor="POPS", guarantor=guarantor,
-                        detail=f"{receipt.number}: {format_money(left)} left unapplied")
+        audit(None, "receipt_not_fully_applied", guarantor, f"{receipt.number}: {format_money(left)} left unapplied",
+              actor=POPS)
 
 
 def _store_card(guarantor: Guarantor, token) -> None:
