@@ -1,0 +1,211 @@
+"""The one set of guards every route uses, and the database scope they open.
+
+    public / public_form                 anyone (the route is declared public)
+    patient_page / patient_form          a live patient session: the full portal, or with
+                                         quickpay=True a QuickPay session too
+    staff_page / staff_form (admin=…)    a signed-in staff member (an admin for admin=True)
+
+A page is `endpoint(request[, session])`; a form is `handler(request, form[, session])`, its form
+token checked before anything else. Each marks its endpoint with the guard's name, so a test can
+walk the route table and find any route that is neither public nor guarded.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from typing import Callable
+from urllib.parse import quote
+
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from .. import sessions
+from ..audit import audit
+from ..db import database
+from ..models import PatientSession, Staff, StaffSession
+from . import cookies, forms
+from .htmx import client_ip
+from .render import render
+
+GUARD = "pops_guard"  # the attribute naming an endpoint's guard: "public", "patient" or "staff"
+FORM_EXPIRED = "form_expired.html"
+SESSION_ENDED = "session_ended.html"
+STAFF_FORBIDDEN = "staff/forbidden.html"
+
+
+def _mark(endpoint: Callable, guard: str) -> Callable:
+    setattr(endpoint, GUARD, guard)
+    return endpoint
+
+
+def redirect(url: str) -> RedirectResponse:
+    """See other: where a form post or a refused page sends the browser."""
+    return RedirectResponse(url, status_code=303)
+
+
+# --- sessions, read from this browser's cookies -----------------------------------------------
+
+def staff_idle(request: Request) -> dt.timedelta:
+    return dt.timedelta(minutes=request.app.state.settings.staff_idle_minutes)
+
+
+def current_staff_session(request: Request, *, touch: bool = True) -> StaffSession | None:
+    """This browser's live staff session (of an active staff member), or None."""
+    session = sessions.load(StaffSession, request.cookies.get(cookies.STAFF), touch=touch, idle=staff_idle(request))
+    if session is not None and not session.staff.active:
+        sessions.end(session, "deactivated")
+        return None
+    return session
+
+
+def patient_session(request: Request, *, touch: bool = True) -> PatientSession | None:
+    """The live patient-side session of this browser, or None.
+
+    A staff mirror lives only as long as the staff member's own session in the same browser: a
+    log out, a deactivation or the staff idle timeout ends the mirror too (a shared desk PC).
+    """
+    session = sessions.load(PatientSession, request.cookies.get(cookies.PATIENT), touch=touch)
+    if session is not None and session.staff_id is not None:
+        backing = current_staff_session(request, touch=touch)
+        if backing is None or backing.staff_id != session.staff_id:
+            sessions.end(session, "staff_ended")
+            return None
+    return session
+
+
+def end_current_patient_session(request: Request) -> None:
+    """Sign-in starts afresh: whatever session this browser had ends first."""
+    current = patient_session(request, touch=False)
+    if current is not None:
+        sessions.end(current, "replaced")
+
+
+# --- the database scope ---------------------------------------------------------------------
+
+def _in_db(endpoint: Callable[..., Response]) -> Callable[..., Response]:
+    @functools.wraps(endpoint)
+    def scoped(request: Request, *args) -> Response:
+        with database.connection_context():
+            return endpoint(request, *args)
+
+    return scoped
+
+
+def _form(handler: Callable[[Request, FormData], Response]) -> Callable:
+    """A POST: read the form, check its token, then run the (synchronous) handler in a database scope."""
+    scoped = _in_db(handler)
+
+    async def endpoint(request: Request) -> Response:
+        form = await forms.read_form(request)
+        if not forms.token_ok(request, form):
+            return render(request, FORM_EXPIRED, {"title": "Please try again"}, status_code=403)
+        return await run_in_threadpool(scoped, request, form)
+
+    functools.update_wrapper(endpoint, handler)
+    return endpoint
+
+
+# --- anyone -----------------------------------------------------------------------------------
+
+def public(endpoint: Callable[[Request], Response]) -> Callable[[Request], Response]:
+    """A page anyone may open (it may still look for a session itself)."""
+    return _mark(_in_db(endpoint), "public")
+
+
+def public_form(handler: Callable[[Request, FormData], Response]) -> Callable:
+    """A form anyone may post (sign-in, log out): the form token is still checked."""
+    return _mark(_form(handler), "public")
+
+
+# --- patients ---------------------------------------------------------------------------------
+
+def _patient(request: Request, quickpay: bool, ended_page: bool) -> tuple[PatientSession | None, Response | None]:
+    session = patient_session(request)
+    if session is None:
+        if ended_page:
+            return None, render(request, SESSION_ENDED, {"title": "Your session has ended"}, status_code=401)
+        return None, redirect("/login")
+    if session.quickpay and not quickpay:
+        return None, redirect("/login?view_account=1")  # a QuickPay visit verifies first ("View Account")
+    return session, None
+
+
+def patient_page(endpoint: Callable | None = None, *, quickpay: bool = False, ended_page: bool = False):
+    """A GET for a live patient session: `endpoint(request, session)`; the visit is recorded.
+
+    Without a session: to sign-in (or, with ended_page=True, a "session ended" page). A QuickPay
+    session reaches only pages marked quickpay=True; elsewhere it is asked to sign in.
+    """
+    def decorate(endpoint: Callable[[Request, PatientSession], Response]) -> Callable[[Request], Response]:
+        @functools.wraps(endpoint)
+        def guarded(request: Request) -> Response:
+            session, refused = _patient(request, quickpay, ended_page)
+            if refused is not None:
+                return refused
+            sessions.record_page(session, request.url.path)
+            return endpoint(request, session)
+
+        return _mark(_in_db(guarded), "patient")
+
+    return decorate(endpoint) if endpoint is not None else decorate
+
+
+def patient_form(handler: Callable | None = None, *, quickpay: bool = False, ended_page: bool = False):
+    """A POST for a live patient session: `handler(request, form, session)`, form token checked first."""
+    def decorate(handler: Callable[[Request, FormData, PatientSession], Response]) -> Callable:
+        @functools.wraps(handler)
+        def guarded(request: Request, form: FormData) -> Response:
+            session, refused = _patient(request, quickpay, ended_page)
+            if refused is not None:
+                return refused
+            return handler(request, form, session)
+
+        return _mark(_form(guarded), "patient")
+
+    return decorate(handler) if handler is not None else decorate
+
+
+# --- staff ------------------------------------------------------------------------------------
+
+def _staff(request: Request, admin: bool) -> tuple[StaffSession | None, Response | None]:
+    session = current_staff_session(request)
+    if session is None:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return None, redirect(f"/staff/login?next={quote(target)}")
+    if admin and session.staff.role != Staff.ADMIN:
+        audit(session, "forbidden", detail=request.url.path, ip=client_ip(request))
+        return session, render(request, STAFF_FORBIDDEN, {"title": "Admins only", "staff_session": session},
+                               status_code=403)
+    return session, None
+
+
+def staff_page(endpoint: Callable | None = None, *, admin: bool = False):
+    """A GET for signed-in staff: `endpoint(request, staff_session)`.
+
+    Use as `@staff_page` or `@staff_page(admin=True)`. Not signed in: to the sign-in page (and
+    back here after); a staff member on an admin page: 403.
+    """
+    def decorate(endpoint: Callable[[Request, StaffSession], Response]) -> Callable[[Request], Response]:
+        @functools.wraps(endpoint)
+        def guarded(request: Request) -> Response:
+            session, refused = _staff(request, admin)
+            return refused if refused is not None else endpoint(request, session)
+
+        return _mark(_in_db(guarded), "staff")
+
+    return decorate(endpoint) if endpoint is not None else decorate
+
+
+def staff_form(handler: Callable | None = None, *, admin: bool = False):
+    """A POST for signed-in staff: `handler(request, form, staff_session)`, form token checked first."""
+    def decorate(handler: Callable[[Request, FormData, StaffSession], Response]) -> Callable:
+        @functools.wraps(handler)
+        def guarded(request: Request, form: FormData) -> Response:
+            session, refused = _staff(request, admin)
+            return refused if refused is not None else handler(request, form, session)
+
+        return _mark(_form(guarded), "staff")
+
+    return decorate(handler) if handler is not None else decorate

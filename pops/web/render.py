@@ -1,0 +1,39 @@
+"""Pages: the whole page on a plain GET, one named block of it when htmx asks. Pages vary on HX-Request."""
+from __future__ import annotations
+
+from jinja2_fragments import render_block
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+from .. import templating
+from . import cookies, forms
+from .htmx import htmx
+from .session_warning import warning_context
+
+env = templating.environment(globals={"session_warning": warning_context})
+
+
+def render(
+    request: Request,
+    template: str,
+    context: dict | None = None,
+    *,
+    status_code: int = 200,
+    block: str = "content",
+    fragment: bool | None = None,
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:
+    """Render `template`: only its `block` when htmx wants a fragment (or `fragment=True`, for a
+    route that only ever answers htmx), else the whole page."""
+    ctx = {"request": request, "csrf_field": forms.FIELD, "csrf_token": lambda: forms.csrf_token(request),
+           **(context or {})}
+    if fragment if fragment is not None else htmx(request).wants_fragment:
+        html = render_block(env, template, block, ctx)
+    else:
+        html = env.get_template(template).render(ctx)
+    response = HTMLResponse(html, status_code=status_code, headers=headers)
+    response.headers.append("Vary", "HX-Request")
+    new_token = getattr(request.state, "new_csrf", None)
+    if new_token:
+        cookies.set_cookie(response, request, cookies.CSRF, new_token)
+    return response
