@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from zoneinfo import available_timezones
 
+from ..models import is_colour
 from ..money import parse_money
 from .read import JSONNumber
 from .result import Problem
@@ -33,7 +34,6 @@ from .spec import (
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?")
-_COLOR = re.compile(r"#[0-9A-Fa-f]{6}")
 _LAST4 = re.compile(r"\d{4}")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -139,7 +139,7 @@ class Checker:
         if kind == "choice" and value not in f.choices:
             self.error(path, f"Must be {_or(f.choices)}, not {_what(value)}.")
             return _BAD
-        if kind == "color" and not _COLOR.fullmatch(value):
+        if kind == "color" and not is_colour(value):
             self.error(path, f'Must be a colour written #rrggbb, like "#0b6e4f", not {_what(value)}.')
             return _BAD
         if kind == "timezone" and value not in _timezones():
