@@ -15,11 +15,11 @@ from zoneinfo import ZoneInfo
 
 from peewee import IntegrityError
 
-from . import balances, batches, clock, ledger, notify
-from .audit import POPS, audit
-from .db import database
-from .gateways import ChargeResult, CheckoutOptions, Gateway, GatewayUnavailable, InvalidResult
-from .models import (
+from .. import balances, batches, clock, ledger, notify
+from ..audit import POPS, audit
+from ..db import database
+from ..gateways import ChargeResult, CheckoutOptions, Gateway, GatewayUnavailable, InvalidResult
+from ..models import (
     Encounter,
     Guarantor,
     PatientSession,
@@ -30,7 +30,7 @@ from .models import (
     StoredCard,
     Transaction,
 )
-from .money import ZERO, format_money, parse_amount_input
+from ..money import ZERO, format_money, parse_amount_input
 
 OPEN = ("attempt", "pending")
 SETTLE_AFTER = dt.timedelta(minutes=2)  # the settle job leaves younger attempts to the patient's own return
