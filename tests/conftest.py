@@ -1,4 +1,5 @@
-"""Fixtures: a fresh database per test (SQLite, or PostgreSQL with POPS_TEST_DATABASE_URL), a frozen clock."""
+"""Fixtures: a fresh database per test (SQLite, or PostgreSQL with POPS_TEST_DATABASE_URL), a frozen clock,
+cheap password hashes."""
 from __future__ import annotations
 
 import datetime as dt
@@ -6,8 +7,9 @@ import os
 import shutil
 
 import pytest
+from argon2 import PasswordHasher
 
-from pops import clock, migrate
+from pops import clock, migrate, staff as staff_accounts
 from pops.db import bind, database, open_database
 from pops.schema import TABLES
 
@@ -71,6 +73,15 @@ def frozen_clock():
     clock.freeze(FROZEN_AT)
     yield FROZEN_AT
     clock.reset()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def cheap_password_hashes():
+    """Staff passwords hash in milliseconds: production's argon2 cost (seconds a member) is for attackers.
+    Hashes made at production cost still verify: argon2 reads the cost from the hash."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(staff_accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+        yield
 
 
 @pytest.fixture
