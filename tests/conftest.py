@@ -1,5 +1,8 @@
 """Fixtures: a fresh database per test (SQLite, or PostgreSQL with POPS_TEST_DATABASE_URL), a frozen clock,
-cheap password hashes."""
+cheap password hashes; the practice, Maria and staff members; the app and a browser on it.
+
+Builders and helpers live in factories.py and http_helpers.py; test modules import those, never this.
+"""
 from __future__ import annotations
 
 import datetime as dt
@@ -12,6 +15,9 @@ from argon2 import PasswordHasher
 from pops import clock, migrate, staff as staff_accounts
 from pops.db import bind, database, open_database
 from pops.schema import TABLES
+
+from factories import MARIA, SAM, WEST, build_ledger, make_group, make_guarantor, make_staff
+from http_helpers import SECRET, open_browser
 
 PG_URL = os.environ.get("POPS_TEST_DATABASE_URL")
 FROZEN_AT = dt.datetime(2026, 11, 23, 15, 0, tzinfo=dt.timezone.utc)
@@ -86,25 +92,49 @@ def cheap_password_hashes():
 
 @pytest.fixture
 def group(db):
-    from pops.models import Group
-
-    return Group.create(code="RFM", name="Riverside Family Medicine", footer_phone="(555) 010-2000",
-                        timezone="America/Chicago", session_idle_timeout=15)
+    return make_group()
 
 
 @pytest.fixture
 def guarantor(group):
-    from pops.models import Guarantor
+    return make_guarantor(group, **MARIA)
 
-    return Guarantor.create(account="A1001", group=group, first_name="Maria", last_name="Lopez",
-                            date_of_birth=dt.date(1981, 4, 12), email="maria@example.org", mobile="+15555550123")
+
+@pytest.fixture
+def second(guarantor):
+    """Sam Lee, Jr. (B2002), a second guarantor of Maria's group."""
+    return make_guarantor(guarantor.group, **SAM)
+
+
+@pytest.fixture
+def west(db):
+    """West Clinic (WEST), a practice in America/Los_Angeles: two hours behind Riverside."""
+    return make_group(WEST)
+
+
+@pytest.fixture
+def ann(west):
+    """Ann West (W1), a guarantor of West Clinic."""
+    return make_guarantor(west, "W1", "Ann", "West", dt.date(1990, 1, 1))
+
+
+@pytest.fixture
+def ledger_rows(guarantor):
+    """Maria's account, worked by hand (factories.build_ledger): the rows a test may want by name."""
+    return build_ledger(guarantor)
+
+
+@pytest.fixture
+def staff(db):
+    return make_staff()
+
+
+@pytest.fixture
+def admin(db):
+    return make_staff("admin@example.org", role="admin")
 
 
 # --- the web application over HTTP ---------------------------------------------------------
-
-SECRET = "q" * 48
-CSRF = "csrf-token-for-tests-0123456789"
-
 
 @pytest.fixture
 def settings(db_url):
@@ -123,26 +153,6 @@ def app(settings):
 @pytest.fixture
 def client(app, db):
     """A browser: no redirects followed, and a form token cookie that post_form() sends back."""
-    from starlette.testclient import TestClient
-
-    with TestClient(app, follow_redirects=False) as client:
-        client.cookies.set("pops_csrf", CSRF)
+    with open_browser(app) as client:
         yield client
 
-
-def post_form(client, url: str, data: dict | None = None, **kwargs):
-    """POST a plain form as the browser would, with its form token."""
-    return client.post(url, data={"csrf": CSRF, **(data or {})}, **kwargs)
-
-
-def sign_in_as(client, guarantor, *, quickpay: bool = False, origin: str = "sign_in", staff=None):
-    """Give `client` a live patient session for `guarantor` (as a completed sign-in or link would)."""
-    from pops import sessions
-
-    auth = "staff" if staff else ("quickpay" if quickpay else "code")
-    token, session = sessions.start_patient(guarantor, origin, auth, quickpay=quickpay, staff=staff)
-    client.cookies.set("pops_session", token)
-    if staff is not None:  # a mirror lives on its staff member's own session, in the same browser
-        staff_token, _ = sessions.start_staff(staff)
-        client.cookies.set("pops_staff", staff_token)
-    return session

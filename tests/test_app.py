@@ -7,6 +7,8 @@ from starlette.testclient import TestClient
 from pops.app import create_app
 from pops.settings import Settings
 
+from http_helpers import sign_in_as
+
 
 @pytest.fixture
 def client(db_url):
@@ -77,8 +79,6 @@ def test_static_files_are_cacheable(client):
 
 
 def test_static_files_are_compressed_and_pages_are_not(client, guarantor):
-    from conftest import sign_in_as
-
     css = client.get("/static/pops.css", headers={"accept-encoding": "gzip"})
     assert css.status_code == 200 and css.headers["content-encoding"] == "gzip"
     assert "no-store" not in css.headers.get("cache-control", "")
@@ -89,8 +89,6 @@ def test_static_files_are_compressed_and_pages_are_not(client, guarantor):
 
 
 def test_a_boosted_menu_click_gets_the_whole_page_and_a_plain_htmx_request_the_block(client, guarantor):
-    from conftest import sign_in_as
-
     sign_in_as(client, guarantor)
     boosted = client.get("/account", headers={"HX-Request": "true", "HX-Boosted": "true"})
     assert "<title>" in boosted.text and 'href="/account" aria-current="page"' in boosted.text

@@ -9,97 +9,9 @@ import pytest
 
 from pops import batches, cli, clock
 from pops.db import database
-from pops.models import (
-    ContactChange,
-    Encounter,
-    Group,
-    Guarantor,
-    Patient,
-    Receipt,
-    ReceiptApplication,
-    ReferenceBatch,
-    Staff,
-    Transaction,
-)
+from pops.models import ContactChange, Group, Receipt, ReferenceBatch, Transaction
 
-UTC = dt.timezone.utc
-
-
-def at(*args) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=UTC)
-
-
-def make_staff(email="desk@example.org", role="staff") -> Staff:
-    return Staff.create(email=email, password_hash="x", role=role, totp_secret="JBSWY3DPEHPK3PXP")
-
-
-def encounter(guarantor, ext_id="E100") -> Encounter:
-    patient, _ = Patient.get_or_create(guarantor=guarantor, ext_id="P1",
-                                       defaults={"first_name": guarantor.first_name, "last_name": guarantor.last_name})
-    return Encounter.create(guarantor=guarantor, ext_id=ext_id, patient=patient, date=dt.date(2026, 9, 1))
-
-
-def pay(guarantor, number, amount, when, *, card_type="Visa", last4="4242", method="card", status="paid",
-        staff=None, transaction=None, apps=(), batch=True) -> Receipt:
-    """A POPS receipt as payments.py writes one: it joins the open batch of its day (group's time zone)."""
-    group = guarantor.group
-    clock.freeze(when)
-    with database.atomic():
-        joined = batches.batch_for_payment(group, when) if batch else None
-        receipt = Receipt.create(
-            number=number, guarantor=guarantor, source="pops", received_at=when,
-            received_date=batches.local_date(group, when), method=method, card_type=card_type, last4=last4,
-            amount=Decimal(amount), status=status, batch=joined, taken_by=staff,
-        )
-        Transaction.create(receipt=receipt, number=transaction or f"ch_{number}", kind="sale", amount=Decimal(amount),
-                           status="approved" if status == "paid" else "declined", created_at=when)
-        for enc, line, value in apps:
-            ReceiptApplication.create(receipt=receipt, encounter=enc, line_ext_id=line, amount=Decimal(value))
-    return receipt
-
-
-def refund(receipt, amount, when, staff, *, number, refund_number, apps=()) -> Transaction:
-    """A refund as payments.refund writes one: a transaction in the refund day's open batch."""
-    clock.freeze(when)
-    group = receipt.guarantor.group
-    with database.atomic():
-        txn = Transaction.create(
-            receipt=receipt, number=number, kind="refund", amount=Decimal(amount), created_at=when,
-            refund_receipt_number=refund_number, staff=staff, batch=batches.batch_for_payment(group, when),
-        )
-        receipt = Receipt.get_by_id(receipt.id)
-        receipt.refunded_amount += Decimal(amount)
-        receipt.status = "refunded" if receipt.refunded_amount >= receipt.amount else "partially_refunded"
-        receipt.save()
-        for enc, line, value in apps:
-            ReceiptApplication.create(receipt=receipt, encounter=enc, line_ext_id=line, amount=Decimal(value))
-    return txn
-
-
-@pytest.fixture
-def staff(db):
-    return make_staff()
-
-
-@pytest.fixture
-def second(group):
-    return Guarantor.create(account="B2002", group=group, first_name="Sam", last_name="Lee, Jr.",
-                            date_of_birth=dt.date(1970, 1, 2))
-
-
-def hand_built_day(guarantor, second, staff):
-    """Monday 2026-11-23 at Riverside (America/Chicago, UTC-6): three receipts and a partial refund."""
-    e100 = encounter(guarantor, "E100")
-    e200 = encounter(second, "E200")
-    r1 = pay(guarantor, "R-1001", "80.00", at(2026, 11, 23, 15, 0), transaction="ch_1",
-             apps=[(e100, "1", "50.00"), (e100, "2", "30.00")])
-    pay(guarantor, "R-1002", "0.00", at(2026, 11, 23, 15, 10), status="unsuccessful", last4="0002",
-        transaction="ch_2")
-    pay(second, "R-1003", "25.00", at(2026, 11, 23, 16, 0), card_type="Mastercard", last4="4444",
-        method="google_pay", staff=staff, transaction="ch_3", apps=[(e200, "1", "25.00")])
-    refund(r1, "20.00", at(2026, 11, 23, 17, 0, 30), staff, number="re_1", refund_number="R-1001-R1",
-           apps=[(e100, "1", "-20.00")])
-    return ReferenceBatch.get()
+from factories import at, hand_built_day, pay, refund
 
 
 HEADER = ("batch,batch_date,receipt,kind,refund_of,received_at,group,account,guarantor,amount,status,method,"
@@ -135,14 +47,12 @@ def test_batch_totals_by_card_type_and_overall(guarantor, second, staff):
     assert result.by_card_type["Mastercard"].net == Decimal("25.00")
 
 
-def test_batches_follow_the_groups_day_not_utc(guarantor, db):
-    west = Group.create(code="WEST", name="West Clinic", timezone="America/Los_Angeles")
-    other = Guarantor.create(account="W1", group=west, first_name="Ann", last_name="West", date_of_birth=dt.date(1990, 1, 1))
+def test_batches_follow_the_groups_day_not_utc(guarantor, west, ann):
     # 23:30 and 00:30 in Chicago: two days, two batches
     late = pay(guarantor, "R-1", "10.00", at(2026, 11, 24, 5, 30))
     early = pay(guarantor, "R-2", "11.00", at(2026, 11, 24, 6, 30))
     # the same instant as the first is still the 23rd in Los Angeles
-    west_receipt = pay(other, "R-3", "12.00", at(2026, 11, 24, 6, 30))
+    west_receipt = pay(ann, "R-3", "12.00", at(2026, 11, 24, 6, 30))
     assert late.batch.batch_date == dt.date(2026, 11, 23)
     assert early.batch.batch_date == dt.date(2026, 11, 24)
     assert late.batch_id != early.batch_id

@@ -11,7 +11,6 @@ from urllib.parse import urlsplit
 import pytest
 from starlette.testclient import TestClient
 
-from conftest import CSRF, post_form, sign_in_as
 from pops import cli, clock, ledger, payments
 from pops.db import database
 from pops.gateways.sandbox_tables import SandboxCharge
@@ -20,17 +19,17 @@ from pops.models import (
     EncounterLine,
     Group,
     OutboxMessage,
-    Patient,
     PatientSession,
     PaymentAttempt,
     Receipt,
     ReceiptApplication,
     ReferenceBatch,
-    Staff,
-    Statement,
     StoredCard,
     Transaction,
 )
+
+from factories import make_encounter, make_guarantor, make_patient, make_staff, make_statement
+from http_helpers import CSRF, open_browser, post_form, sign_in_as
 
 APPROVED = "4242 4242 4242 4242"
 DECLINED = "4000 0000 0000 0002"
@@ -41,12 +40,10 @@ PROCESSOR_ERROR = "4000 0000 0000 0119"
 @pytest.fixture
 def account(guarantor):
     """Two open visits (Sept $50, Oct $70), a statement of Oct 15 with $120 due."""
-    patient = Patient.create(guarantor=guarantor, ext_id="P1", first_name="Leo", last_name="Lopez")
+    leo = make_patient(guarantor, "P1", "Leo", "Lopez")
     for ext, day, amount in (("E1", dt.date(2026, 9, 1), "50.00"), ("E2", dt.date(2026, 10, 1), "70.00")):
-        encounter = Encounter.create(guarantor=guarantor, ext_id=ext, patient=patient, date=day, provider="Dr. Ada Stone")
-        EncounterLine.create(encounter=encounter, ext_id="1", kind="charge", amount=Decimal(amount), date=day)
-    Statement.create(guarantor=guarantor, number="S-1", date=dt.date(2026, 10, 15), due_date=dt.date(2026, 11, 10),
-                     balance=Decimal("120.00"), amount_due=Decimal("120.00"))
+        make_encounter(guarantor, ext, patient=leo, date=day, provider="Dr. Ada Stone", charge=amount)
+    make_statement(guarantor, "S-1", date=dt.date(2026, 10, 15), due_date=dt.date(2026, 11, 10), balance="120.00")
     return guarantor
 
 
@@ -289,8 +286,7 @@ def test_a_new_payment_closes_an_abandoned_checkout_so_the_old_tab_cannot_charge
 
 def test_parallel_double_submits_make_one_attempt(app, db, account):
     """20 threads send the same form at once: one attempt, one checkout."""
-    with TestClient(app, follow_redirects=False) as browser:
-        browser.cookies.set("pops_csrf", CSRF)
+    with open_browser(app) as browser:
         sign_in_as(browser, account, quickpay=True)
         form = pay_form(browser)
         cookies = dict(browser.cookies)
@@ -460,14 +456,13 @@ def test_receipts_belong_to_their_guarantor(client, account):
     sign_in_as(client, account, quickpay=True)
     pay(client)
     number = Receipt.get().number
-    other = account.__class__.create(account="A2002", group=account.group, first_name="Omar", last_name="Haddad",
-                                     date_of_birth=dt.date(1970, 1, 1))
+    other = make_guarantor(account.group, "A2002", "Omar", "Haddad")
     sign_in_as(client, other)
     assert client.get(f"/receipts/{number}").status_code == 404
 
 
 def test_a_payment_in_a_staff_mirror_is_taken_by_that_staff_member(client, account):
-    staff = Staff.create(email="desk@example.org", password_hash="x", totp_secret="x")
+    staff = make_staff()
     sign_in_as(client, account, quickpay=True, origin="staff_mirror", staff=staff)
     pay(client)
     assert Receipt.get().taken_by_id == staff.id
@@ -476,7 +471,7 @@ def test_a_payment_in_a_staff_mirror_is_taken_by_that_staff_member(client, accou
 def test_refunds_partial_then_full_never_more_than_paid(client, app, account):
     sign_in_as(client, account, quickpay=True)
     pay(client)
-    staff = Staff.create(email="desk@example.org", password_hash="x", totp_secret="x")
+    staff = make_staff()
     gateway = app.state.gateway
     receipt = Receipt.get()
     with pytest.raises(payments.RefundRefused, match=r"At most \$120.00"):
@@ -502,7 +497,7 @@ def test_refunds_partial_then_full_never_more_than_paid(client, app, account):
 def test_a_refund_the_gateway_refuses_changes_nothing(client, app, account):
     sign_in_as(client, account, quickpay=True)
     pay(client)
-    staff = Staff.create(email="desk@example.org", password_hash="x", totp_secret="x")
+    staff = make_staff()
     app.state.gateway.unreachable = True
     with pytest.raises(payments.RefundRefused, match="the refund is not confirmed"):
         payments.refund(app.state.gateway, Receipt.get(), Decimal("10.00"), staff)
@@ -513,7 +508,7 @@ def test_a_refund_the_gateway_refuses_changes_nothing(client, app, account):
 def test_the_same_refund_form_twice_refunds_once(client, app, account):
     sign_in_as(client, account, quickpay=True)
     pay(client)
-    staff = Staff.create(email="desk@example.org", password_hash="x", totp_secret="x")
+    staff = make_staff()
     receipt = Receipt.get()
     first = payments.refund(app.state.gateway, receipt, Decimal("20.00"), staff, key="refund-form-key-1")
     again = payments.refund(app.state.gateway, Receipt.get(), Decimal("20.00"), staff, key="refund-form-key-1")
@@ -623,7 +618,7 @@ def test_a_charge_just_before_midnight_recorded_after_it_keeps_its_day(client, a
 def test_a_refund_in_flight_does_not_make_another_read_refunded(client, app, account):
     sign_in_as(client, account, quickpay=True)
     pay(client)
-    staff = Staff.create(email="desk@example.org", password_hash="x", totp_secret="x")
+    staff = make_staff()
     receipt = Receipt.get()
     # another clerk's $60.00 refund has claimed its amount and is waiting on the gateway
     Receipt.update(refunded_amount=Receipt.refunded_amount + Decimal("60.00")).execute()
@@ -637,7 +632,7 @@ def test_refunding_the_part_no_visit_got_does_not_bill_the_patient_again(client,
     EncounterLine.create(encounter=Encounter.get(Encounter.ext_id == "E2"), ext_id="9", kind="patient_payment",
                          amount=Decimal("-70.00"), date=dt.date(2026, 11, 23))
     back_to_pops(client, client.post(path, data=card_form()))  # $50.00 applied, $70.00 flagged
-    staff = Staff.create(email="desk@example.org", password_hash="x", totp_secret="x")
+    staff = make_staff()
     before = ledger.balances_for(account).current_balance
     payments.refund(app.state.gateway, Receipt.get(), Decimal("70.00"), staff)
     assert ledger.balances_for(account).current_balance == before  # the visits keep their $50.00

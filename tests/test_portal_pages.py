@@ -6,19 +6,14 @@ import re
 import pytest
 
 from pops import clock
-from pops.models import Group, Guarantor, PatientSession, SessionPage, Staff, Statement
+from pops.models import Group, Guarantor, PatientSession, SessionPage, Statement
 
-from conftest import sign_in_as
-from test_accounts import build_ledger, other_account
+from factories import make_staff, other_account
+from http_helpers import sign_in_as
 
 PAGES = ["/home", "/account", "/appointments", "/receipts", "/statements", "/statements/S-1",
          "/receipts/R-POPS1/detail"]
 HTMX = {"HX-Request": "true"}
-
-
-@pytest.fixture
-def ledger_rows(guarantor):
-    return build_ledger(guarantor)
 
 
 @pytest.fixture
@@ -168,7 +163,7 @@ def test_opening_a_statement_marks_it_viewed_by_the_patient(client, signed_in):
 
 
 def test_a_staff_mirror_never_marks_a_statement_viewed(client, guarantor, ledger_rows):
-    staff = Staff.create(email="desk@example.org", password_hash="x", totp_secret="x")
+    staff = make_staff()
     sign_in_as(client, guarantor, origin="staff_mirror", staff=staff)
     page = client.get("/statements/S-1")
     assert page.status_code == 200 and "mirror-banner" in page.text

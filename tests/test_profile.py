@@ -9,17 +9,16 @@ import pytest
 
 from pops import clock, otp
 from pops.importer import import_document
-from pops.models import ContactChange, Guarantor, OneTimeCode, OutboxMessage, Patient, PatientRequest
+from pops.models import ContactChange, Guarantor, OneTimeCode, OutboxMessage, PatientRequest
 
-from conftest import post_form, sign_in_as
+from factories import make_guarantor, make_patient
+from http_helpers import post_form, sign_in_as
 
 
 @pytest.fixture
 def signed_in(client, guarantor):
-    Patient.create(guarantor=guarantor, ext_id="P1", first_name="Maria", last_name="Lopez",
-                   date_of_birth=dt.date(1981, 4, 12))
-    Patient.create(guarantor=guarantor, ext_id="P2", first_name="Leo", last_name="Lopez",
-                   date_of_birth=dt.date(2015, 8, 30))
+    make_patient(guarantor, "P1", "Maria", "Lopez", date_of_birth=dt.date(1981, 4, 12))
+    make_patient(guarantor, "P2", "Leo", "Lopez", date_of_birth=dt.date(2015, 8, 30))
     Guarantor.update(address_line1="12 Elm St", city="Springfield", state="IL", zip="62701").execute()
     return sign_in_as(client, guarantor)
 
@@ -203,9 +202,7 @@ def test_modify_a_patient(client, guarantor, signed_in):
 
 
 def test_modify_refuses_another_guarantors_patient(client, guarantor, signed_in):
-    other = Guarantor.create(account="A2002", group=guarantor.group, first_name="Sam", last_name="Hill",
-                             date_of_birth=dt.date(1970, 1, 1))
-    Patient.create(guarantor=other, ext_id="P9", first_name="Sam", last_name="Hill")
+    make_patient(make_guarantor(guarantor.group, "A2002", "Sam", "Hill"), "P9")
     page = post_form(client, "/profile/modify", {"patient": "P9", "changes": "anything"})
     assert "Choose the patient to change." in page.text and "Sam Hill" not in page.text
     assert PatientRequest.select().count() == 0

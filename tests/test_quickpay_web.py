@@ -1,7 +1,6 @@
 """QuickPay over HTTP: opening a link starts a session and hides the code; clear pages when it cannot."""
 from __future__ import annotations
 
-import datetime as dt
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
@@ -11,18 +10,11 @@ from starlette.testclient import TestClient
 from pops import clock, links
 from pops.app import create_app
 from pops.db import database
-from pops.models import Encounter, EncounterLine, Guarantor, Link, Patient, PatientSession, Statement
+from pops.models import Guarantor, Link, PatientSession
 from pops.settings import Settings
 
-from conftest import SECRET
-
-
-def owe(guarantor, amount="80.00", statement_due="80.00"):
-    patient = Patient.create(guarantor=guarantor, ext_id="P1", first_name="Maria", last_name="Lopez")
-    encounter = Encounter.create(guarantor=guarantor, ext_id="E1", patient=patient, date=dt.date(2026, 9, 1))
-    EncounterLine.create(encounter=encounter, ext_id="1", kind="charge", amount=Decimal(amount), date=encounter.date)
-    Statement.create(guarantor=guarantor, number="S-1", date=dt.date(2026, 10, 1), due_date=dt.date(2026, 10, 31),
-                     balance=Decimal(amount), amount_due=Decimal(statement_due))
+from factories import owe
+from http_helpers import SECRET
 
 
 def test_opening_a_link_starts_a_quickpay_session_and_drops_the_code(client, guarantor):

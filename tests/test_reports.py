@@ -8,23 +8,13 @@ from decimal import Decimal
 import pytest
 
 from pops import batches, clock, reports
-from pops.models import Group, Guarantor, PatientSession, Receipt, ReferenceBatch
+from pops.models import PatientSession, Receipt, ReferenceBatch
 from pops.reports import PaymentFilters, SessionFilters
 
-from test_batches import at, make_staff, pay, refund
+from factories import at, make_guarantor, make_staff, pay, refund
 
 D = Decimal
 NOV20, NOV21, NOV23 = dt.date(2026, 11, 20), dt.date(2026, 11, 21), dt.date(2026, 11, 23)
-
-
-@pytest.fixture
-def west(db):
-    return Group.create(code="WEST", name="West Clinic", timezone="America/Los_Angeles")
-
-
-@pytest.fixture
-def ann(west):
-    return Guarantor.create(account="W1", group=west, first_name="Ann", last_name="West", date_of_birth=dt.date(1990, 1, 1))
 
 
 @pytest.fixture
@@ -159,8 +149,7 @@ def session(guarantor, origin, auth, started, *, minutes=15, ended=None, reason=
 @pytest.fixture
 def usage(guarantor, ann):
     staff = make_staff()
-    sam = Guarantor.create(account="B2002", group=guarantor.group, first_name="Sam", last_name="Lee",
-                           date_of_birth=dt.date(1970, 1, 2))
+    sam = make_guarantor(guarantor.group, "B2002", "Sam", "Lee", dt.date(1970, 1, 2))
     return [
         session(guarantor, "sms_link", "quickpay", at(2026, 11, 20, 15, 0), ended=at(2026, 11, 20, 15, 10),
                 reason="logout", pages=3, outcome="paid"),

@@ -4,7 +4,9 @@ from __future__ import annotations
 import datetime as dt
 
 from pops import clock, sessions
-from pops.models import Group, PatientSession, SessionPage, Staff, StaffSession
+from pops.models import Group, PatientSession, SessionPage, StaffSession
+
+from factories import make_staff
 
 
 def test_a_session_is_a_row_found_only_by_its_token(guarantor):
@@ -90,7 +92,7 @@ def test_pages_visited_are_recorded(guarantor):
 
 
 def test_staff_sessions_are_a_separate_table_and_token(guarantor):
-    staff = Staff.create(email="desk@example.org", password_hash="x", totp_secret="BASE32")
+    staff = make_staff()
     staff_token, _ = sessions.start_staff(staff)
     patient_token, _ = sessions.start_patient(guarantor, "staff_mirror", "staff", staff=staff)
     assert sessions.load(StaffSession, patient_token) is None

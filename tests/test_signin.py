@@ -9,7 +9,7 @@ import pytest
 from pops import clock, dates, links, otp
 from pops.models import AuditLog, Group, Guarantor, OneTimeCode, OutboxMessage, PatientSession
 
-from conftest import SECRET, post_form
+from http_helpers import SECRET, post_form
 
 
 # --- helpers ------------------------------------------------------------------------------

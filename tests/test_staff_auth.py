@@ -8,38 +8,9 @@ import pytest
 
 from pops import clock
 from pops.models import AuditLog, Staff, StaffSession
-from pops.staff import create_staff
 
-from conftest import post_form
-
-PASSWORD = "correct horse battery"
-
-
-def totp(staff: Staff) -> str:
-    return pyotp.TOTP(staff.totp_secret).at(clock.now())
-
-
-@pytest.fixture
-def staff(db):
-    return create_staff("desk@example.org", PASSWORD, role="staff")
-
-
-@pytest.fixture
-def admin(db):
-    return create_staff("admin@example.org", PASSWORD, role="admin")
-
-
-def sign_in(client, staff, *, password=PASSWORD, code=None, next_url=""):
-    return post_form(client, "/staff/login", {"email": staff.email, "password": password,
-                                              "code": code if code is not None else totp(staff), "next": next_url})
-
-
-def staff_login(client, staff):
-    """Sign `client` in as `staff` through the real form; moves the clock one TOTP step first."""
-    clock.advance(seconds=30)
-    response = sign_in(client, staff)
-    assert response.status_code == 303, response.text
-    return response
+from factories import PASSWORD, totp_now
+from http_helpers import post_form, post_staff_login, staff_login
 
 
 def test_the_console_needs_sign_in(client):
@@ -52,7 +23,7 @@ def test_the_console_needs_sign_in(client):
 
 
 def test_right_password_and_code_sign_in_with_a_staff_cookie(client, staff):
-    response = sign_in(client, staff, next_url="/staff/outbox")
+    response = post_staff_login(client, staff, next_url="/staff/outbox")
     assert response.status_code == 303
     assert response.headers["location"] == "/staff/outbox"
     cookie = response.headers["set-cookie"]
@@ -65,14 +36,14 @@ def test_right_password_and_code_sign_in_with_a_staff_cookie(client, staff):
 
 
 def test_next_never_leaves_the_console(client, staff):
-    assert sign_in(client, staff, next_url="https://evil.example/").headers["location"] == "/staff/find"
+    assert post_staff_login(client, staff, next_url="https://evil.example/").headers["location"] == "/staff/find"
 
 
 @pytest.mark.parametrize("field", ["email", "password", "code"])
 def test_wrong_email_password_or_code_get_the_same_message(client, staff, field):
-    data = {"email": staff.email, "password": PASSWORD, "code": totp(staff)}
+    data = {"email": staff.email, "password": PASSWORD, "code": totp_now(staff)}
     data[field] = {"email": "nobody@example.org", "password": "wrong password!!",
-                   "code": "000000" if totp(staff) != "000000" else "111111"}[field]
+                   "code": "000000" if totp_now(staff) != "000000" else "111111"}[field]
     response = post_form(client, "/staff/login", data)
     assert response.status_code == 401
     assert "Email, password or code not accepted." in response.text
@@ -84,41 +55,41 @@ def test_wrong_email_password_or_code_get_the_same_message(client, staff, field)
 
 
 def test_a_totp_code_is_accepted_once(client, staff):
-    code = totp(staff)
-    assert sign_in(client, staff, code=code).status_code == 303
+    code = totp_now(staff)
+    assert post_staff_login(client, staff, code=code).status_code == 303
     client.cookies.delete("pops_staff")
-    replay = sign_in(client, staff, code=code)
+    replay = post_staff_login(client, staff, code=code)
     assert replay.status_code == 401
     assert StaffSession.select().count() == 1
     clock.advance(seconds=30)  # the next step's code works
-    assert sign_in(client, staff).status_code == 303
+    assert post_staff_login(client, staff).status_code == 303
 
 
 def test_an_old_code_from_two_steps_ago_is_refused(client, staff):
     old = pyotp.TOTP(staff.totp_secret).at(clock.now() - dt.timedelta(seconds=90))
-    assert sign_in(client, staff, code=old).status_code == 401
+    assert post_staff_login(client, staff, code=old).status_code == 401
 
 
 def test_five_failures_lock_for_fifteen_minutes_then_unlock(client, staff):
     for _ in range(5):
-        assert sign_in(client, staff, password="wrong password!!").status_code == 401
+        assert post_staff_login(client, staff, password="wrong password!!").status_code == 401
     locked = Staff.get_by_id(staff.id)
     assert locked.locked_until == clock.now() + dt.timedelta(minutes=15)
     assert AuditLog.select().where(AuditLog.action == "locked").count() == 1
     # right password and code, still locked: the same message, no session
-    refused = sign_in(client, staff)
+    refused = post_staff_login(client, staff)
     assert refused.status_code == 401 and "Email, password or code not accepted." in refused.text
     clock.advance(minutes=14, seconds=30)
-    assert sign_in(client, staff).status_code == 401
+    assert post_staff_login(client, staff).status_code == 401
     clock.advance(seconds=31)
-    assert sign_in(client, staff).status_code == 303
+    assert post_staff_login(client, staff).status_code == 303
     assert Staff.get_by_id(staff.id).failed_sign_ins == 0
 
 
 def test_a_success_resets_the_failure_count(client, staff):
     for _ in range(4):
-        sign_in(client, staff, password="wrong password!!")
-    assert sign_in(client, staff).status_code == 303
+        post_staff_login(client, staff, password="wrong password!!")
+    assert post_staff_login(client, staff).status_code == 303
     assert Staff.get_by_id(staff.id).failed_sign_ins == 0
     assert Staff.get_by_id(staff.id).locked_until is None
 
@@ -128,7 +99,7 @@ def test_a_deactivated_staff_member_cannot_sign_in_and_is_signed_out(client, sta
     Staff.update(active=False).where(Staff.id == staff.id).execute()
     assert client.get("/staff/find").status_code == 303
     clock.advance(seconds=30)
-    assert sign_in(client, staff).status_code == 401
+    assert post_staff_login(client, staff).status_code == 401
 
 
 def test_idle_staff_session_ends(client, staff):
@@ -146,6 +117,6 @@ def test_log_out_ends_the_session(client, staff):
 
 
 def test_sign_in_without_form_token_changes_nothing(client, staff):
-    response = client.post("/staff/login", data={"email": staff.email, "password": PASSWORD, "code": totp(staff)})
+    response = client.post("/staff/login", data={"email": staff.email, "password": PASSWORD, "code": totp_now(staff)})
     assert response.status_code == 403
     assert StaffSession.select().count() == 0

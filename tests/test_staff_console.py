@@ -5,27 +5,14 @@ import datetime as dt
 import re
 from decimal import Decimal
 
-import pyotp
 import pytest
 from starlette.testclient import TestClient
 
 from pops import clock, ledger, links
-from pops.models import (AuditLog, Encounter, EncounterLine, Group, Guarantor, Link, OutboxMessage, Patient,
-                         PatientSession, Staff, StaffSession, Statement)
-from pops.staff import create_staff
+from pops.models import AuditLog, Group, Guarantor, Link, OutboxMessage, PatientSession, Staff, StaffSession
 
-from conftest import CSRF, SECRET, post_form, sign_in_as
-from test_staff_auth import PASSWORD, staff_login
-
-
-@pytest.fixture
-def staff(db):
-    return create_staff("desk@example.org", PASSWORD, role="staff")
-
-
-@pytest.fixture
-def admin(db):
-    return create_staff("admin@example.org", PASSWORD, role="admin")
+from factories import make_staff, owe, totp_now
+from http_helpers import SECRET, open_browser, post_form, sign_in_as, staff_login
 
 
 @pytest.fixture
@@ -38,15 +25,6 @@ def as_staff(client, staff):
 def as_admin(client, admin):
     staff_login(client, admin)
     return client
-
-
-def owe(guarantor, amount="80.00", statement_due="80.00", statement=True):
-    patient = Patient.create(guarantor=guarantor, ext_id="P1", first_name="Maria", last_name="Lopez")
-    encounter = Encounter.create(guarantor=guarantor, ext_id="E1", patient=patient, date=dt.date(2026, 9, 1))
-    EncounterLine.create(encounter=encounter, ext_id="1", kind="charge", amount=Decimal(amount), date=encounter.date)
-    if statement:
-        Statement.create(guarantor=guarantor, number="S-1", date=dt.date(2026, 10, 1), due_date=dt.date(2026, 10, 31),
-                         balance=Decimal(amount), amount_due=Decimal(statement_due))
 
 
 def actions(action: str) -> list[AuditLog]:
@@ -87,7 +65,7 @@ def request(client, method, path, data=None):
 
 @pytest.mark.parametrize("method,path", ADMIN_PATHS + STAFF_PATHS)
 def test_every_console_path_needs_a_staff_sign_in(client, guarantor, method, path):
-    other = create_staff("other@example.org", PASSWORD)
+    other = make_staff("other@example.org")
     response = request(client, method, path.format(other=other.id))
     assert response.status_code == 303
     assert response.headers["location"].startswith("/staff/login?next=")
@@ -96,7 +74,7 @@ def test_every_console_path_needs_a_staff_sign_in(client, guarantor, method, pat
 
 @pytest.mark.parametrize("method,path", ADMIN_PATHS)
 def test_staff_members_get_403_on_every_admin_path(as_staff, guarantor, method, path):
-    other = create_staff("other@example.org", PASSWORD)
+    other = make_staff("other@example.org")
     Staff.update(locked_until=clock.now() + dt.timedelta(minutes=5)).where(Staff.id == other.id).execute()
     before = Group.get(Group.code == "RFM").brand_color
     response = request(as_staff, method, path.format(other=other.id),
@@ -407,11 +385,10 @@ def test_admin_creates_a_staff_member_who_can_sign_in(as_admin, app):
     assert "otpauth://totp/" in response.text
     assert actions("staff_create")[-1].detail == "new@example.org (staff)"
     assert member.totp_secret not in actions("staff_create")[-1].detail
-    with TestClient(app, follow_redirects=False) as browser:
-        browser.cookies.set("pops_csrf", CSRF)
+    with open_browser(app) as browser:
         clock.advance(seconds=30)
         signed = post_form(browser, "/staff/login", {"email": "new@example.org", "password": "a long first password",
-                                                      "code": pyotp.TOTP(member.totp_secret).at(clock.now())})
+                                                      "code": totp_now(member)})
         assert signed.status_code == 303
 
 
@@ -428,8 +405,7 @@ def test_staff_create_refuses_bad_input(as_admin, data, message):
 
 
 def test_deactivate_signs_a_staff_member_out_and_unlock_clears_a_lock(client, app, staff, admin):
-    with TestClient(app, follow_redirects=False) as desk:
-        desk.cookies.set("pops_csrf", CSRF)
+    with open_browser(app) as desk:
         staff_login(desk, staff)
         assert desk.get("/staff/find").status_code == 200
         staff_login(client, admin)

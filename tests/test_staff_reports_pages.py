@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from pops import batches, clock, sessions
+from pops import batches, clock
 from pops.gateways.sandbox_tables import SandboxCharge
 from pops.models import (
     AuditLog,
@@ -20,15 +20,10 @@ from pops.models import (
     Transaction,
 )
 
-from conftest import post_form
-from test_batches import at, encounter, hand_built_day, make_staff, pay, refund
+from factories import at, hand_built_day, make_encounter, patient_session, pay
+from http_helpers import give_staff_session, post_form, sign_in_as
 
 D = Decimal
-
-
-@pytest.fixture
-def staff(db):
-    return make_staff()
 
 
 @pytest.fixture
@@ -40,17 +35,8 @@ def settings(settings):
 @pytest.fixture
 def signed_in(client, staff):
     """`client` with a live staff session."""
-    token, _ = sessions.start_staff(staff, idle=dt.timedelta(hours=24))
-    client.cookies.set("pops_staff", token)
+    give_staff_session(client, staff, idle=dt.timedelta(hours=24))
     return client
-
-
-@pytest.fixture
-def second(guarantor):
-    from pops.models import Guarantor
-
-    return Guarantor.create(account="B2002", group=guarantor.group, first_name="Sam", last_name="Lee, Jr.",
-                            date_of_birth=dt.date(1970, 1, 2))
 
 
 def actions(staff):
@@ -78,8 +64,6 @@ def test_posts_need_a_staff_sign_in(client, path):
 
 
 def test_a_patient_session_is_not_a_staff_session(client, guarantor):
-    from conftest import sign_in_as
-
     sign_in_as(client, guarantor)
     assert client.get("/staff/batches").status_code == 303
 
@@ -195,8 +179,8 @@ def test_payments_report_page_filters_and_csv(signed_in, guarantor, second, staf
 
 
 def test_session_usage_page_and_csv(signed_in, guarantor, staff):
-    token, mirror = sessions.start_patient(guarantor, "staff_mirror", "staff", staff=staff)
-    sessions.start_patient(guarantor, "sms_link", "quickpay", quickpay=True)
+    token, mirror = patient_session(guarantor, origin="staff_mirror", staff=staff)
+    patient_session(guarantor, origin="sms_link", quickpay=True)
     PatientSession.update(pages=3, payment_outcome="paid").where(PatientSession.id == mirror.id).execute()
     page = signed_in.get("/staff/reports/sessions?from=2026-11-23&to=2026-11-23&period=month")
     assert page.status_code == 200
@@ -243,7 +227,7 @@ def test_requests_queue_and_mark_handled(signed_in, guarantor, staff):
 
 @pytest.fixture
 def paid_receipt(guarantor):
-    enc = encounter(guarantor, "E100")
+    enc = make_encounter(guarantor, "E100")
     receipt = pay(guarantor, "R-1001", "80.00", at(2026, 11, 23, 15, 0), transaction="sbx_ch_1",
                   apps=[(enc, "1", "80.00")])
     SandboxCharge.create(transaction="sbx_ch_1", idempotency_key="k-1", amount=D("80.00"), status="approved",

@@ -10,19 +10,11 @@ import pytest
 import markupsafe
 import zxingcpp
 
-from conftest import SECRET
 from pops import cli, statements
-from pops.models import (
-    Encounter,
-    EncounterLine,
-    Group,
-    Guarantor,
-    Link,
-    Patient,
-    PatientSession,
-    Statement,
-    StatementEncounter,
-)
+from pops.models import Group, Guarantor, Link, PatientSession, Statement
+
+from factories import add_line, make_encounter, make_guarantor, make_patient, make_statement
+from http_helpers import SECRET
 
 BASE_URL = "http://testserver"
 STATEMENT_DAY = dt.date(2026, 11, 2)
@@ -42,22 +34,16 @@ def account(group, number, *, first="Ana", last="Ruiz", amount="120.00", amount_
     """A guarantor with one visit (one charge) and a statement of it; `paid` is a patient payment after it."""
     guarantor = Guarantor.get_or_none(Guarantor.account == number)
     if guarantor is None:
-        guarantor = Guarantor.create(account=number, group=group, first_name=first, last_name=last,
-                                     date_of_birth=dt.date(1980, 1, 1), address_line1="12 Elm St",
-                                     city="Springfield", state="IL", zip="62701", **fields)
-    patient, _ = Patient.get_or_create(guarantor=guarantor, ext_id="P1",
-                                       defaults={"first_name": first, "last_name": last})
-    seq = Encounter.select().where(Encounter.guarantor == guarantor).count() + 1
-    encounter = Encounter.create(guarantor=guarantor, ext_id=f"E{seq}", patient=patient, date=on - dt.timedelta(days=20),
-                                 provider="Dr. Ortiz", description="Office visit")
-    EncounterLine.create(encounter=encounter, ext_id="1", kind="charge", amount=Decimal(amount), date=encounter.date)
+        guarantor = make_guarantor(group, number, first, last, dt.date(1980, 1, 1), address_line1="12 Elm St",
+                                   city="Springfield", state="IL", zip="62701", **fields)
+    seq = guarantor.encounters.count() + 1
+    encounter = make_encounter(guarantor, f"E{seq}", patient=make_patient(guarantor, "P1", first, last),
+                               date=on - dt.timedelta(days=20), provider="Dr. Ortiz", description="Office visit",
+                               charge=amount)
     if paid is not None:
-        EncounterLine.create(encounter=encounter, ext_id="2", kind="patient_payment", amount=-Decimal(paid),
-                             date=on + dt.timedelta(days=5))
-    statement = Statement.create(guarantor=guarantor, number=f"S-{number}-{seq}", date=on,
-                                 due_date=on + dt.timedelta(days=25), balance=Decimal(amount),
-                                 amount_due=Decimal(amount if amount_due is None else amount_due))
-    StatementEncounter.create(statement=statement, encounter=encounter)
+        add_line(encounter, "2", "patient_payment", -Decimal(paid), on + dt.timedelta(days=5))
+    statement = make_statement(guarantor, f"S-{number}-{seq}", date=on, due_date=on + dt.timedelta(days=25),
+                               balance=amount, amount_due=amount_due, encounters=[encounter])
     return guarantor, statement
 
 
