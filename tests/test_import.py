@@ -25,6 +25,8 @@ from pops.models import (
     StatementEncounter,
 )
 
+from factories import make_receipt
+
 D = Decimal
 UTC = dt.timezone.utc
 
@@ -136,18 +138,7 @@ def lines_of(encounter_id: str = "E9001") -> dict[str, EncounterLine]:
 
 def pops_receipt(number: str, amount: str, on: dt.date, encounter: str = "E9001", status: str = "paid") -> Receipt:
     """A payment made in POPS, as the payments module records it."""
-    receipt = Receipt.create(
-        number=number,
-        guarantor=guarantor(),
-        source="pops",
-        received_at=dt.datetime.combine(on, dt.time(15), tzinfo=UTC),
-        received_date=on,
-        method="card",
-        card_type="Visa",
-        last4="4242",
-        amount=D(amount),
-        status=status,
-    )
+    receipt = make_receipt(guarantor(), number, amount, on, status=status)
     ReceiptApplication.create(
         receipt=receipt, encounter=Encounter.get(Encounter.ext_id == encounter), amount=D(amount), source="pops"
     )

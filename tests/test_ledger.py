@@ -11,6 +11,8 @@ from pops import ledger
 from pops.importer import import_document, load
 from pops.models import Encounter, Group, Guarantor, Receipt, ReceiptApplication
 
+from factories import make_receipt
+
 D = Decimal
 
 
@@ -74,10 +76,7 @@ ACCOUNT = {
 
 def pops_payment(g: Guarantor, number: str, amount: str, on: dt.date, encounter: str, status: str = "paid",
                  refunded: str = "0.00", applied: str | None = None) -> Receipt:
-    receipt = Receipt.create(
-        number=number, guarantor=g, source="pops", received_at=dt.datetime.combine(on, dt.time(16), dt.timezone.utc),
-        received_date=on, amount=D(amount), refunded_amount=D(refunded), status=status,
-    )
+    receipt = make_receipt(g, number, amount, on, status=status, refunded=refunded, card_type="", last4="", hour=16)
     if applied != "":
         ReceiptApplication.create(
             receipt=receipt, encounter=Encounter.get(Encounter.ext_id == encounter),
