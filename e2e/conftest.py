@@ -24,8 +24,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Error as PlaywrightError, Page, sync_playwright
 
+from helpers import ARTIFACTS_DIR
+
 ROOT = Path(__file__).resolve().parent.parent
-ARTIFACTS_DIR = Path(os.environ.get("POPS_ARTIFACTS_DIR") or ROOT / "test-artifacts" / "e2e")
 SYSTEM_CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",

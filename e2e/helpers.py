@@ -11,6 +11,7 @@ import dataclasses
 import datetime as dt
 import io
 import json
+import os
 import re
 import tempfile
 from collections.abc import Iterator
@@ -26,6 +27,9 @@ from pops.db import database, open_database
 from pops.models import Guarantor
 
 PATIENT_COOKIE = "pops_session"
+# Failure screenshots and the server's log land here (conftest.py and tests that open a page of their own).
+ARTIFACTS_DIR = Path(os.environ.get("POPS_ARTIFACTS_DIR")
+                     or Path(__file__).resolve().parent.parent / "test-artifacts" / "e2e")
 
 
 def import_document(server, document: dict) -> None:

@@ -17,7 +17,7 @@ from playwright.sync_api import Error as PlaywrightError, Page, expect
 from pops import clock, ledger
 from pops.models import AuditLog, Guarantor, Link, PatientSession, Receipt, ReferenceBatch, Staff, Transaction
 
-from helpers import create_staff, scan_qr, server_database, staff_sign_in
+from helpers import ARTIFACTS_DIR, create_staff, scan_qr, server_database, staff_sign_in
 
 GROUP, GROUP_NAME, TIMEZONE = "DQR", "Harbor Desk Clinic", "America/New_York"
 ACCOUNT = "D1001"
@@ -63,8 +63,6 @@ def desk(browser, request) -> Page:
     yield desk
     if any(getattr(request.node, f"rep_{when}", None) is not None and getattr(request.node, f"rep_{when}").failed
            for when in ("setup", "call")):
-        from conftest import ARTIFACTS_DIR  # e2e/conftest.py, on the path while e2e tests run
-
         ARTIFACTS_DIR.mkdir(parents=True, exist_ok=True)
         try:
             desk.screenshot(path=str(ARTIFACTS_DIR / "test_desk_qr__desk.png"), full_page=True)
