@@ -1,4 +1,8 @@
-"""What the staff console does, without the web: find guarantors, notify them, edit a group's options."""
+"""What the staff console does, without the web: find a guarantor, the dashboard, notify, the desk QR,
+mirror, the outbox; and POPS Management: a group's options, the staff members.
+
+Each action owns its transaction and its audit row; `ip` is where the staff member works from.
+"""
 from __future__ import annotations
 
 import re
@@ -7,12 +11,20 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from peewee import fn
 
-from . import ledger, links, notify
+from . import ledger, links, notify, qr, sessions
+from .audit import audit
+from .balances import Balances, Eligibility
 from .dates import parse_date
-from .models import GROUP_DEFAULTS, Group, Guarantor, Staff, is_colour
+from .db import database
+from .models import GROUP_DEFAULTS, Group, Guarantor, Link, OutboxMessage, PatientSession, Receipt, Staff, is_colour
 from .money import format_money
+from .settings import Settings
+from .staff import create_staff, provisioning_uri
 
 MAX_RESULTS = 50
+RECEIPTS_SHOWN = 50
+OUTBOX_PAGE = 200
+SEARCH_FIELDS = ("name", "account", "dob", "phone")
 
 
 # --- finding a guarantor --------------------------------------------------------------------
@@ -47,6 +59,63 @@ def find_guarantors(*, name: str = "", account: str = "", dob: str = "", phone: 
     if not given:
         return [], None
     return list(query.order_by(Guarantor.last_name, Guarantor.first_name, Guarantor.account).limit(MAX_RESULTS)), None
+
+
+@dataclass(frozen=True)
+class Search:
+    fields: dict[str, str]  # as typed, one for each of SEARCH_FIELDS
+    results: list[Guarantor]
+    problem: str | None
+
+    @property
+    def searched(self) -> bool:
+        return any(v.strip() for v in self.fields.values())
+
+
+def search(fields: dict[str, str], staff: Staff, *, ip: str) -> Search:
+    """Find a guarantor by the fields typed; a search that ran is recorded (the date of birth only as "dob")."""
+    results, problem = find_guarantors(**fields)
+    found = Search(fields, results, problem)
+    if found.searched and not problem:
+        used = ", ".join(f"{k}={v.strip()}" for k, v in fields.items() if v.strip() and k != "dob")
+        audit(staff, "search", detail=f"{used}{' dob' if fields['dob'].strip() else ''}; {len(results)} found", ip=ip)
+    return found
+
+
+def guarantor_by_account(account: str) -> Guarantor | None:
+    """The guarantor with this account number, with its group."""
+    return Guarantor.select(Guarantor, Group).join(Group).where(Guarantor.account == account).get_or_none()
+
+
+def groups_by_name() -> list[Group]:
+    return list(Group.select().order_by(Group.name))
+
+
+def groups_by_code() -> list[Group]:
+    return list(Group.select().order_by(Group.code))
+
+
+# --- the dashboard ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Dashboard:
+    guarantor: Guarantor
+    balances: Balances  # the figures the patient sees
+    eligibility: Eligibility
+    receipts: list[Receipt]  # newest first, at most RECEIPTS_SHOWN
+
+    @property
+    def group(self) -> Group:
+        return self.guarantor.group
+
+
+def dashboard(guarantor: Guarantor, staff: Staff, *, ip: str) -> Dashboard:
+    """An account as staff see it: the patient's figures, whether they may pay online, the newest receipts. Recorded."""
+    audit(staff, "view_dashboard", guarantor, ip=ip)
+    figures = ledger.balances_for(guarantor)
+    receipts = (Receipt.select().where(Receipt.guarantor == guarantor)
+                .order_by(Receipt.received_at.desc(), Receipt.id.desc()).limit(RECEIPTS_SHOWN))
+    return Dashboard(guarantor, figures, ledger.eligibility_for(guarantor, figures), list(receipts))
 
 
 # --- Send Balance Notification -------------------------------------------------------------
@@ -95,7 +164,75 @@ def send_balance_notification(guarantor: Guarantor, channel: str, staff: Staff, 
     return Notification(True, f"Email queued to {guarantor.email}.")
 
 
-# --- a group's options ----------------------------------------------------------------------
+def notify_guarantor(guarantor: Guarantor, channel: str, staff: Staff, settings: Settings, *, ip: str) -> Notification:
+    """Send Balance Notification: queue the link (or refuse, saying why), recorded either way; then send what is queued."""
+    with database.atomic():
+        result = send_balance_notification(guarantor, channel, staff, secret_key=settings.secret_key,
+                                           base_url=settings.base_url)
+        audit(staff, "notification_sent" if result.sent else "notification_refused", guarantor,
+              detail=f"{channel}: {result.message}", ip=ip)
+    if result.sent:
+        notify.deliver(settings)
+    return result
+
+
+# --- at the desk: a QR code, a mirror -----------------------------------------------------------
+
+@dataclass(frozen=True)
+class DeskCode:
+    code: str  # never stored: this is the only time it can be shown
+    url: str
+    svg: str
+    link: Link
+
+
+def desk_code(guarantor: Guarantor, staff: Staff, settings: Settings, *, ip: str) -> DeskCode:
+    """A one-use QuickPay code for the patient at the desk, valid the group's desk minutes. Recorded."""
+    with database.atomic():
+        code, link = links.mint(guarantor, "desk", settings.secret_key, created_by=staff)
+        audit(staff, "desk_qr", guarantor, detail=f"expires {link.expires_at:%Y-%m-%d %H:%M} UTC", ip=ip)
+    url = links.url(settings.base_url, code)
+    return DeskCode(code, url, qr.qr_svg(url), link)
+
+
+def mirror_guarantor(group_code: str, account: str) -> Guarantor | None:
+    """The guarantor with this account in this group (a mirror names both)."""
+    return (Guarantor.select(Guarantor, Group).join(Group)
+            .where((Group.code == group_code) & (Guarantor.account == account)).get_or_none())
+
+
+def start_mirror(guarantor: Guarantor, staff: Staff, *, quickpay: bool, replacing: PatientSession | None, ip: str,
+                 user_agent: str) -> tuple[str, str]:
+    """A staff mirror of what the guarantor sees (QuickPay, or the portal), replacing the browser's patient-side
+    session. Recorded. Returns the session's cookie token and the page it lands on."""
+    with database.atomic():
+        if replacing is not None:
+            sessions.end(replacing, "replaced")
+        token, _ = sessions.start_patient(guarantor, "staff_mirror", "staff", quickpay=quickpay, staff=staff,
+                                          ip=ip, user_agent=user_agent)
+        audit(staff, "mirror_start", guarantor, detail="QuickPay" if quickpay else "portal", ip=ip)
+    return token, "/quickpay" if quickpay else guarantor.group.landing_path
+
+
+def end_mirror(session: PatientSession, *, ip: str) -> str:
+    """End a staff mirror (its banner's way out), recorded; returns the mirrored guarantor's account."""
+    with database.atomic():
+        sessions.end(session, "logout")
+        audit(session.staff, "mirror_end", session.guarantor, ip=ip)
+    return session.guarantor.account
+
+
+# --- the outbox -------------------------------------------------------------------------------
+
+def outbox(staff: Staff, *, ip: str) -> list[OutboxMessage]:
+    """Every text and email sent or waiting, newest first (the latest OUTBOX_PAGE). Viewing it is recorded."""
+    messages = list(OutboxMessage.select().order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
+                    .limit(OUTBOX_PAGE))
+    audit(staff, "view_outbox", ip=ip)
+    return messages
+
+
+# --- POPS Management: a group's options ----------------------------------------------------
 
 TEXT_LIMITS = {"name": 200, "logo": 500, "brand_color": 7, "timezone": 64, "footer_phone": 40,
                "footer_email": 200, "footer_text": 2000, "landing_page": 8}
@@ -152,3 +289,83 @@ def group_changes(group: Group, form: dict[str, str]) -> tuple[dict[str, object]
         errors["logo"] = "Use an https:// address or a path on this site, or leave it empty."
     changes = {k: v for k, v in values.items() if k not in errors and getattr(group, k) != v}
     return changes, errors
+
+
+def group_by_code(code: str) -> Group | None:
+    return Group.get_or_none(Group.code == code)
+
+
+def group_values(group: Group) -> dict[str, object]:
+    """The group's options as its form shows them."""
+    return {f: getattr(group, f) for f in GROUP_FIELDS}
+
+
+def submitted_values(form: dict[str, str]) -> dict[str, object]:
+    """What a refused form shows again: the values as typed, the boxes as ticked."""
+    return {f: (f in form) if f in BOOL_FIELDS else form.get(f, "") for f in GROUP_FIELDS}
+
+
+def save_group(group: Group, form: dict[str, str], staff: Staff, *, ip: str) -> dict[str, str]:
+    """Save a group's options from its form, each change recorded with its old and new value.
+
+    Returns the errors; with any, nothing is saved.
+    """
+    changes, errors = group_changes(group, form)
+    if errors:
+        return errors
+    with database.atomic():
+        for field, new in changes.items():
+            audit(staff, "group_setting", detail=f"{group.code} {field}: {getattr(group, field)!r} → {new!r}", ip=ip)
+        if changes:
+            Group.update(**changes).where(Group.id == group.id).execute()
+    return {}
+
+
+# --- POPS Management: staff members -------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Management:
+    groups: list[Group]
+    staff_members: list[Staff]
+
+
+def management() -> Management:
+    """The groups by name and the staff members by email."""
+    return Management(groups_by_name(), list(Staff.select().order_by(Staff.email)))
+
+
+@dataclass(frozen=True)
+class NewStaff:
+    member: Staff
+    uri: str  # the authenticator's otpauth:// address, with the secret: shown once, never logged
+    svg: str
+
+
+def add_staff_member(email: str, password: str, role: str, by: Staff, *, ip: str) -> NewStaff:
+    """A new staff member (StaffError says why not), recorded without their secret."""
+    with database.atomic():
+        member = create_staff(email, password, role=role)
+        audit(by, "staff_create", detail=f"{member.email} ({member.role})", ip=ip)
+    uri = provisioning_uri(member)
+    return NewStaff(member, uri, qr.qr_svg(uri))
+
+
+def staff_member(member_id: int) -> Staff | None:
+    return Staff.get_or_none(Staff.id == member_id)
+
+
+def deactivate(member: Staff, by: Staff, *, ip: str) -> bool:
+    """Deactivate a staff member (their sessions end at their next request), recorded. Never oneself: False."""
+    if member.id == by.id:
+        return False
+    with database.atomic():
+        Staff.update(active=False).where(Staff.id == member.id).execute()
+        audit(by, "staff_deactivate", detail=member.email, ip=ip)
+    return True
+
+
+def unlock(member: Staff, by: Staff, *, ip: str) -> None:
+    """Lift a staff member's lockout and clear their failed sign-ins, recorded."""
+    with database.atomic():
+        Staff.update(locked_until=None, failed_sign_ins=0).where(Staff.id == member.id).execute()
+        audit(by, "staff_unlock", detail=member.email, ip=ip)

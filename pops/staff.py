@@ -1,21 +1,37 @@
-"""Staff accounts: argon2 passwords and TOTP secrets (sign-in itself lives with the staff console)."""
+"""Staff accounts and their sign-in: argon2 passwords, TOTP codes (each once), the lockout, sessions."""
 from __future__ import annotations
+
+import datetime as dt
+import hmac
+from dataclasses import dataclass
 
 import pyotp
 from argon2 import PasswordHasher
 
-from .models import Staff
+from . import clock, sessions
+from .audit import audit
+from .db import database
+from .models import Staff, StaffSession
 
-ROLES = ("admin", "staff")
+ROLES = Staff.ROLES
 MIN_PASSWORD = 12
+MAX_FAILURES = 5
+LOCKOUT = dt.timedelta(minutes=15)
+TOTP_WINDOW = 1  # steps either side of now, for a phone clock a little off
+NOT_ACCEPTED = (f"Email, password or code not accepted. After {MAX_FAILURES} failed tries an account is locked "
+                f"for {LOCKOUT.seconds // 60} minutes.")
 _hasher = PasswordHasher()
+# Verified against when the email is unknown, so a wrong email costs as long as a wrong password.
+_DUMMY = Staff(password_hash="$argon2id$v=19$m=65536,t=3,p=4$eQ0uQjJ1PAZx5dGIDRxaVg$YYnlzMmvffWPQztMqGBWIi/pRUlO1XP3RbnmyJ/Gde4")
 
 
 class StaffError(ValueError):
     pass
 
 
-def create_staff(email: str, password: str, role: str = "staff") -> Staff:
+# --- accounts ---------------------------------------------------------------------------------
+
+def create_staff(email: str, password: str, role: str = Staff.STAFF) -> Staff:
     """A new staff member with a fresh TOTP secret; refuses weak passwords, bad roles, duplicates."""
     email = email.strip().lower()
     if "@" not in email or len(email) > 254:
@@ -39,3 +55,95 @@ def check_password(staff: Staff, password: str) -> bool:
 
 def provisioning_uri(staff: Staff) -> str:
     return pyotp.TOTP(staff.totp_secret).provisioning_uri(name=staff.email, issuer_name="POPS")
+
+
+# --- the sign-in rules --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Check:
+    staff: Staff | None
+    ok: bool
+    reason: str  # "ok", "unknown", "inactive", "locked", "password", "code"
+
+
+def _accept_totp(staff: Staff, code: str) -> bool:
+    """True once per time step: the step is recorded with a conditional update, so a replay fails."""
+    code = "".join(ch for ch in code if ch.isdigit())
+    if len(code) != 6:
+        return False
+    totp = pyotp.TOTP(staff.totp_secret)
+    now_step = totp.timecode(clock.now())
+    for step in range(now_step - TOTP_WINDOW, now_step + TOTP_WINDOW + 1):
+        if step > staff.last_totp_step and hmac.compare_digest(totp.generate_otp(step), code):
+            rows = Staff.update(last_totp_step=step).where(
+                (Staff.id == staff.id) & (Staff.last_totp_step < step)).execute()
+            return bool(rows)
+    return False
+
+
+def _fail(staff: Staff) -> None:
+    failures = staff.failed_sign_ins + 1
+    if failures >= MAX_FAILURES:
+        Staff.update(failed_sign_ins=0, locked_until=clock.now() + LOCKOUT).where(Staff.id == staff.id).execute()
+    else:
+        Staff.update(failed_sign_ins=Staff.failed_sign_ins + 1).where(Staff.id == staff.id).execute()
+
+
+def authenticate(email: str, password: str, code: str) -> Check:
+    """Check all three; a failure counts toward the lockout. Run inside a transaction."""
+    staff = Staff.get_or_none(Staff.email == email.strip().lower())
+    if staff is None:
+        check_password(_DUMMY, password)
+        return Check(None, False, "unknown")
+    if not staff.active:
+        check_password(_DUMMY, password)
+        return Check(staff, False, "inactive")
+    if staff.locked_until is not None and clock.now() < staff.locked_until:
+        return Check(staff, False, "locked")
+    if not check_password(staff, password):
+        _fail(staff)
+        return Check(staff, False, "password")
+    if not _accept_totp(staff, code):
+        _fail(staff)
+        return Check(staff, False, "code")
+    Staff.update(failed_sign_ins=0, locked_until=None).where(Staff.id == staff.id).execute()
+    return Check(staff, True, "ok")
+
+
+# --- signing in and out -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SignIn:
+    ok: bool
+    reason: str  # as Check.reason
+    token: str = ""  # the new session's cookie token, when ok
+
+
+def sign_in(email: str, password: str, code: str, *, ip: str, user_agent: str, idle: dt.timedelta,
+            previous_session: StaffSession | None = None) -> SignIn:
+    """Check the three, then start a staff session (ending this browser's previous one).
+
+    One transaction: the failure count, the lockout, the session and their audit rows
+    ("sign_in_failed" with the reason, "locked" when this failure locked the account, "sign_in").
+    """
+    with database.atomic():
+        check = authenticate(email, password, code)
+        if not check.ok:
+            audit(check.staff, "sign_in_failed", detail=check.reason, actor=email, ip=ip)
+            if check.staff is not None and check.reason != "locked":
+                staff = Staff.get_by_id(check.staff.id)
+                if staff.locked_until is not None and staff.locked_until > clock.now():
+                    audit(staff, "locked", detail=f"until {staff.locked_until:%Y-%m-%d %H:%M} UTC", ip=ip)
+            return SignIn(False, check.reason)
+        if previous_session is not None:
+            sessions.end(previous_session, "replaced")
+        token, _ = sessions.start_staff(check.staff, idle=idle, ip=ip, user_agent=user_agent)
+        audit(check.staff, "sign_in", ip=ip)
+    return SignIn(True, check.reason, token)
+
+
+def sign_out(session: StaffSession, *, ip: str) -> None:
+    """End a staff session (log out), recorded."""
+    with database.atomic():
+        sessions.end(session, "logout")
+        audit(session, "sign_out", ip=ip)

@@ -1,0 +1,53 @@
+"""The POPS Payments and Session Usage reports as the staff console runs them: the filters from the query,
+the report, the choices its form offers. Every run and every export is recorded with its filters."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+from urllib.parse import urlencode
+
+from . import reports
+from .audit import audit
+from .console import groups_by_code
+from .models import Group, Staff
+
+PAYMENTS = "payments"
+SESSIONS = "sessions"
+_RUNS: dict[str, tuple[Any, Callable]] = {
+    PAYMENTS: (reports.PaymentFilters, reports.payments_report),
+    SESSIONS: (reports.SessionFilters, reports.session_report),
+}
+
+
+@dataclass(frozen=True)
+class ReportPage:
+    filters: Any  # reports.PaymentFilters or reports.SessionFilters
+    errors: list[str]
+    report: Any  # reports.PaymentsReport or reports.SessionReport
+    groups: list[Group]  # the form's choices
+    card_types: list[str] = field(default_factory=list)
+
+    @property
+    def query(self) -> str:
+        """The query string that runs these filters again (the CSV link's)."""
+        return urlencode(self.filters.params())
+
+
+def _run(name: str, action: str, params: Mapping[str, str], staff: Staff, ip: str):
+    filters_type, run = _RUNS[name]
+    filters, errors = filters_type.from_params(params)
+    report = run(filters)
+    audit(staff, action, detail=f"{name} {urlencode(filters.params())}", ip=ip)
+    return filters, errors, report
+
+
+def page(name: str, params: Mapping[str, str], staff: Staff, *, ip: str) -> ReportPage:
+    """Report `name` (PAYMENTS or SESSIONS) for the query's filters (a bad one is an error, its default used)."""
+    filters, errors, report = _run(name, "run_report", params, staff, ip)
+    card_types = reports.card_types() if name == PAYMENTS else []
+    return ReportPage(filters, errors, report, groups_by_code(), card_types)
+
+
+def csv(name: str, params: Mapping[str, str], staff: Staff, *, ip: str) -> str:
+    """Report `name` for the query's filters, as CSV."""
+    return _run(name, "export_report", params, staff, ip)[2].csv()
