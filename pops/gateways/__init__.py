@@ -49,8 +49,14 @@ class StoredCardToken:
 class ChargeResult:
     """What the gateway says happened to one idempotency key's charge."""
 
+    APPROVED = "approved"
+    DECLINED = "declined"
+    ERROR = "error"
+    CANCELED = "canceled"  # the patient left the hosted page
+    OPEN = "open"  # the hosted page may still be paid on
+
     key: str
-    status: str  # "approved", "declined", "error", "canceled" (the patient left the hosted page)
+    status: str
     amount: Decimal
     transaction: str = ""
     brand: str = ""
@@ -63,7 +69,10 @@ class ChargeResult:
 
 @dataclass(frozen=True)
 class RefundResult:
-    status: str  # "approved" or "error"
+    APPROVED = "approved"
+    ERROR = "error"
+
+    status: str
     transaction: str = ""
     message: str = ""
 
@@ -85,7 +94,7 @@ class Gateway(Protocol):
     def lookup(self, key: str) -> ChargeResult | None:
         """The charge made under `key`, or None when there is none and none can be made any more.
 
-        Raises GatewayUnavailable; returns a result with status "open" while the patient may still
+        Raises GatewayUnavailable; returns a result with status OPEN while the patient may still
         pay on the hosted page.
         """
 

@@ -58,6 +58,10 @@ class Receipt(BaseModel):
     POPS = "pops"  # sources: taken by POPS, or imported from the office or the mail
     OFFICE = "office"
     MAIL = "mail"
+    CARD = "card"  # methods POPS takes (an import may also carry cash, check, other)
+    GOOGLE_PAY = "google_pay"
+    APPLE_PAY = "apple_pay"
+    WALLET_NAMES = {GOOGLE_PAY: "Google Pay", APPLE_PAY: "Apple Pay"}
     STATUS_LABELS = {
         PENDING: N_("Pending"),
         PAID: N_("Paid"),
@@ -84,9 +88,14 @@ class Receipt(BaseModel):
     imported = BooleanField(default=False)
 
     @property
+    def takes_refunds(self) -> bool:
+        """A POPS card payment that was paid (and not refunded in full): the kind a refund is made on."""
+        return self.source == Receipt.POPS and self.status in (Receipt.PAID, Receipt.PARTIALLY_REFUNDED)
+
+    @property
     def refundable_amount(self) -> Decimal:
         """What a refund may still give back: a POPS card payment, paid, less what was refunded."""
-        if self.source != Receipt.POPS or self.status not in (Receipt.PAID, Receipt.PARTIALLY_REFUNDED):
+        if not self.takes_refunds:
             return Decimal("0.00")
         return max(self.amount - self.refunded_amount, Decimal("0.00"))
 
@@ -104,6 +113,9 @@ class Transaction(BaseModel):
     SALE = "sale"
     REFUND = "refund"
     APPROVED = "approved"
+    DECLINED = "declined"
+    # POPS writes approved and declined; a transaction in any of these moved no money
+    MOVED_NO_MONEY = (DECLINED, "error", "failed", "pending")
 
     receipt = ForeignKeyField(Receipt, backref="transactions", on_delete="RESTRICT")
     number = CharField(max_length=100)
@@ -120,11 +132,14 @@ class Transaction(BaseModel):
 class ReceiptApplication(BaseModel):
     """Part of a receipt applied to an encounter (line optional): POPS's own, or as imported."""
 
+    POPS = "pops"  # POPS spread its own receipt over the encounters
+    IMPORT = "import"  # as the PM system's lines have it
+
     receipt = ForeignKeyField(Receipt, backref="applications", on_delete="CASCADE")
     encounter = ForeignKeyField(Encounter, backref="applications", on_delete="RESTRICT")
     line_ext_id = CharField(max_length=64, default="")
     amount = MoneyField()
-    source = CharField(max_length=10, default="pops")  # "pops" or "import"
+    source = CharField(max_length=10, default=POPS)
 
 
 # --- payments ------------------------------------------------------------------------
@@ -159,23 +174,51 @@ class PaymentAttempt(BaseModel):
     ERROR = "error"
     CANCELED = "canceled"
     OPEN = (ATTEMPT, PENDING)  # not settled yet
+    NOT_CHARGED = (ERROR, CANCELED)  # settled, and nothing was taken
+    QUICKPAY = "quickpay"  # entrances
+    PORTAL = "portal"
+    AMOUNT_DUE = "amount_due"  # the amount the patient chose (balances.pay_options keys)
+    CURRENT_BALANCE = "current_balance"
+    OTHER = "other"
+    # What the patient's result page shows (`outcome`), with its title
+    NOT_COMPLETED = "not_completed"
+    CONFIRMING = "confirming"
+    OUTCOME_TITLES = {
+        PAID: N_("Payment received"),
+        DECLINED: N_("Payment Failed"),
+        NOT_COMPLETED: N_("Payment not completed"),
+        CONFIRMING: N_("Confirming your payment"),
+    }
 
     key = CharField(max_length=64, unique=True)
     guarantor = ForeignKeyField(Guarantor, backref="payment_attempts", on_delete="RESTRICT")
     session = ForeignKeyField(PatientSession, null=True, on_delete="SET NULL")
     staff = ForeignKeyField(Staff, null=True, on_delete="RESTRICT")  # taken in a mirror session
-    entrance = CharField(max_length=10)  # "quickpay" or "portal"
+    entrance = CharField(max_length=10)
     amount = MoneyField()
-    amount_choice = CharField(max_length=20)  # "amount_due", "current_balance", "other"
+    amount_choice = CharField(max_length=20)
     status = CharField(max_length=10, default=ATTEMPT, index=True)
     created_at = UTCDateTimeField(default=_now)
     updated_at = UTCDateTimeField(default=_now)
     settled_at = UTCDateTimeField(null=True)
     gateway_checkout = CharField(max_length=100, default="")
     gateway_transaction = CharField(max_length=100, default="")
-    method = CharField(max_length=20, default="")  # "card", "google_pay", "apple_pay"
+    method = CharField(max_length=20, default="")  # Receipt.CARD, GOOGLE_PAY or APPLE_PAY once charged
     card_type = CharField(max_length=40, default="")
     last4 = CharField(max_length=4, default="")
     message = CharField(max_length=300, default="")  # why it was declined or failed
     stored_card = ForeignKeyField(StoredCard, null=True, on_delete="SET NULL")
     receipt = ForeignKeyField(Receipt, null=True, on_delete="RESTRICT")
+
+    @property
+    def outcome(self) -> str:
+        """What the patient is told: PAID, DECLINED, NOT_COMPLETED (nothing was charged) or CONFIRMING."""
+        if self.status in (PaymentAttempt.PAID, PaymentAttempt.DECLINED):
+            return self.status
+        if self.status in PaymentAttempt.NOT_CHARGED:
+            return PaymentAttempt.NOT_COMPLETED
+        # Still open. With a message but nothing at the gateway (no checkout opened, no card
+        # charged), the gateway could not be reached: the patient was not charged.
+        if self.message and not self.gateway_checkout and not self.stored_card_id:
+            return PaymentAttempt.NOT_COMPLETED
+        return PaymentAttempt.CONFIRMING
