@@ -586,14 +586,14 @@ def test_a_tab_started_while_another_payment_settles_is_refused(client, app, acc
     sign_in_as(client, account, quickpay=True)
     tab_a = gateway_path(start(client))
     tab_b = pay_form(client)
-    original = payments._close_open_attempts
+    original = payments.starting._close_open_attempts
 
     def a_settles_first(gateway, guarantor, but):
         back = client.post(tab_a, data=card_form()).headers["location"]
         payments.complete(gateway, PaymentAttempt.get(PaymentAttempt.id != but.id), urlsplit(back).query.removeprefix("result="))
         return original(gateway, guarantor, but)
 
-    monkeypatch.setattr(payments, "_close_open_attempts", a_settles_first)
+    monkeypatch.setattr(payments.starting, "_close_open_attempts", a_settles_first)
     refused = start(client, form=tab_b)
     assert refused.status_code == 400
     assert [r.amount for r in Receipt.select()] == [Decimal("120.00")]

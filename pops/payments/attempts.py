@@ -1,0 +1,55 @@
+"""A payment attempt's bookkeeping, shared by starting and settling one.
+
+Every move is a conditional UPDATE on an attempt that is still open, so whoever settles an
+attempt first wins and the others change nothing.
+"""
+from __future__ import annotations
+
+import secrets
+
+from .. import clock
+from ..db import database
+from ..i18n import N_
+from ..models import PatientSession, PaymentAttempt
+
+OPEN = PaymentAttempt.OPEN
+
+MSG_UNAVAILABLE = N_("We could not reach the payment service. You were not charged. Please try again in a few minutes.")
+MSG_NOT_COMPLETED = N_("The payment was not completed. You were not charged.")
+
+
+def new_key() -> str:
+    """A fresh idempotency key (a pay or refund form carries one, so a retry reuses it)."""
+    return secrets.token_urlsafe(24)
+
+
+def attempt_for(key: str) -> PaymentAttempt | None:
+    return PaymentAttempt.get_or_none(PaymentAttempt.key == key)
+
+
+def reload(attempt: PaymentAttempt) -> PaymentAttempt:
+    return PaymentAttempt.get_by_id(attempt.id)
+
+
+def mark_pending(attempt: PaymentAttempt) -> None:
+    """The gateway may have acted on the attempt but its answer is not known yet."""
+    PaymentAttempt.update(status=PaymentAttempt.PENDING, updated_at=clock.now()).where(
+        (PaymentAttempt.id == attempt.id) & (PaymentAttempt.status == PaymentAttempt.ATTEMPT)
+    ).execute()
+
+
+def finish(attempt: PaymentAttempt, status: str, message: str) -> PaymentAttempt:
+    """Close an attempt that charged nothing (ERROR or CANCELED); a no-op if it is already settled."""
+    now = clock.now()
+    with database.atomic():
+        rows = PaymentAttempt.update(status=status, message=message, updated_at=now, settled_at=now).where(
+            (PaymentAttempt.id == attempt.id) & PaymentAttempt.status.in_(OPEN)
+        ).execute()
+        if rows and attempt.session_id and status == PaymentAttempt.ERROR:
+            record_outcome(attempt.session_id, PaymentAttempt.ERROR)
+    return reload(attempt)
+
+
+def record_outcome(session_id: int, outcome: str) -> None:
+    """The session's payment outcome, for Session Usage: PAID, DECLINED or ERROR."""
+    PatientSession.update(payment_outcome=outcome).where(PatientSession.id == session_id).execute()
