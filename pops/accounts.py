@@ -159,7 +159,7 @@ def _pops_applied(guarantor: Guarantor) -> dict[int, dict[str, Decimal]]:
         )
         .join(Receipt)
         .join_from(ReceiptApplication, Encounter)
-        .where((Encounter.guarantor == guarantor.id) & (ReceiptApplication.source == "pops")
+        .where((Encounter.guarantor == guarantor.id) & (ReceiptApplication.source == ReceiptApplication.POPS)
                & ledger._pops_receipts())
         .group_by(ReceiptApplication.encounter, ReceiptApplication.line_ext_id)
         .tuples()
@@ -344,7 +344,7 @@ class ReceiptRow:
     @property
     def shown_amount(self) -> Decimal:
         # A declined card still makes a receipt, and it took nothing.
-        return ZERO if self.receipt.status == "unsuccessful" else self.receipt.amount
+        return ZERO if self.receipt.status == Receipt.UNSUCCESSFUL else self.receipt.amount
 
 
 def receipts_for(guarantor: Guarantor) -> list[ReceiptRow]:
@@ -398,7 +398,7 @@ def receipt_detail(receipt: Receipt) -> ReceiptDetail:
         .where(ReceiptApplication.receipt == receipt.id)
         .order_by(ReceiptApplication.id)
     )
-    if receipt.source == "pops" and receipt.posted_back:
+    if receipt.source == Receipt.POPS and receipt.posted_back:
         # The PM system's lines carry this POPS payment now, and its application replaces POPS's.
         lines = (
             EncounterLine.select(EncounterLine, Encounter, Patient)

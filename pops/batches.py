@@ -36,9 +36,7 @@ EXPORT_COLUMNS = (
     "amount", "status", "method", "card_type", "last4", "transaction", "taken_by", "applications",
 )
 # Receipts a batch (and the export) carries: settled ones, declines included so counts reconcile.
-EXPORTED_STATUSES = ("paid", "unsuccessful", "refunded", "partially_refunded")
-# A refund transaction that did not go through moved no money.
-FAILED_TRANSACTION_STATUSES = ("declined", "error", "failed", "pending")
+EXPORTED_STATUSES = (Receipt.PAID, Receipt.UNSUCCESSFUL, Receipt.REFUNDED, Receipt.PARTIALLY_REFUNDED)
 
 
 class BatchClosed(Exception):
@@ -65,7 +63,7 @@ def batch_for_payment(group: Group, at: dt.datetime | None = None) -> ReferenceB
     day = local_date(group, at or clock.now())
     for _ in range(3):
         query = ReferenceBatch.select().where(
-            (ReferenceBatch.group == group) & (ReferenceBatch.batch_date == day) & (ReferenceBatch.status == "open")
+            (ReferenceBatch.group == group) & (ReferenceBatch.batch_date == day) & (ReferenceBatch.status == ReferenceBatch.OPEN)
         )
         if is_postgres():
             query = query.for_update()
@@ -113,7 +111,7 @@ class PaymentRow:
 
     @property
     def card_label(self) -> str:
-        return self.card_type or {"google_pay": "Google Pay", "apple_pay": "Apple Pay"}.get(self.method, "Card")
+        return self.card_type or Receipt.WALLET_NAMES.get(self.method, "Card")
 
     def csv_values(self) -> list[str]:
         return [
@@ -138,11 +136,11 @@ class PaymentRow:
 
 
 def _status_after(receipt: Receipt, refunded: Decimal) -> str:
-    if receipt.status == "unsuccessful":
-        return "unsuccessful"
+    if receipt.status == Receipt.UNSUCCESSFUL:
+        return Receipt.UNSUCCESSFUL
     if refunded <= ZERO:
-        return "paid"
-    return "refunded" if refunded >= receipt.amount else "partially_refunded"
+        return Receipt.PAID
+    return Receipt.REFUNDED if refunded >= receipt.amount else Receipt.PARTIALLY_REFUNDED
 
 
 def _post_date(batch: ReferenceBatch | None, tz: ZoneInfo) -> dt.date | None:
@@ -186,8 +184,8 @@ def build_rows(receipts: Iterable[Receipt], refunds: Iterable[Transaction]) -> l
     negatives: dict[int, list[ReceiptApplication]] = defaultdict(list)
     if receipt_ids:
         for t in Transaction.select().where(Transaction.receipt.in_(receipt_ids)).order_by(Transaction.created_at, Transaction.id):
-            if t.kind == "refund":
-                if t.status not in FAILED_TRANSACTION_STATUSES:
+            if t.kind == Transaction.REFUND:
+                if t.status not in Transaction.MOVED_NO_MONEY:
                     all_refunds[t.receipt_id].append(t)
             else:
                 sales.setdefault(t.receipt_id, t.number)
@@ -250,7 +248,7 @@ def receipt_query():
         .join(Guarantor).join(Group)
         .join_from(Receipt, ReferenceBatch, JOIN.LEFT_OUTER)
         .join_from(Receipt, TakenBy, JOIN.LEFT_OUTER, on=(Receipt.taken_by == TakenBy.id))
-        .where((Receipt.source == "pops") & Receipt.status.in_(EXPORTED_STATUSES))
+        .where((Receipt.source == Receipt.POPS) & Receipt.status.in_(EXPORTED_STATUSES))
     )
 
 
@@ -261,7 +259,7 @@ def refund_query():
         .join(Receipt).join(Guarantor).join(Group)
         .join_from(Transaction, ReferenceBatch, JOIN.LEFT_OUTER)
         .join_from(Transaction, RefundStaff, JOIN.LEFT_OUTER, on=(Transaction.staff == RefundStaff.id))
-        .where((Transaction.kind == "refund") & Transaction.status.not_in(FAILED_TRANSACTION_STATUSES))
+        .where((Transaction.kind == Transaction.REFUND) & Transaction.status.not_in(Transaction.MOVED_NO_MONEY))
     )
 
 
@@ -279,7 +277,7 @@ def _unbatched_declines(batches: list[ReferenceBatch]) -> dict[int, list[Receipt
     days = {day for _, day in keys}
     groups = {gid for gid, _ in keys}
     declines = receipt_query().where(
-        Receipt.batch.is_null() & (Receipt.status == "unsuccessful")
+        Receipt.batch.is_null() & (Receipt.status == Receipt.UNSUCCESSFUL)
         & Receipt.received_date.in_(days) & Guarantor.group.in_(groups)
     )
     by_key: dict[tuple, list[Receipt]] = defaultdict(list)
@@ -340,7 +338,7 @@ class Totals:
         if row.kind == "refund":
             self.refund_count += 1
             self.refunds += -row.amount
-        elif row.status == "unsuccessful":
+        elif row.status == Receipt.UNSUCCESSFUL:
             self.unsuccessful_count += 1
             self.payments += row.amount  # $0.00, kept so a stray amount would show
         else:
@@ -390,7 +388,7 @@ def list_batches(
         query = query.where(ReferenceBatch.batch_date >= day_from)
     if day_to is not None:
         query = query.where(ReferenceBatch.batch_date <= day_to)
-    if status in ("open", "closed"):
+    if status in (ReferenceBatch.OPEN, ReferenceBatch.CLOSED):
         query = query.where(ReferenceBatch.status == status)
     batches = list(query.order_by(ReferenceBatch.batch_date.desc(), Group.code, ReferenceBatch.id.desc()))
     if not batches:
@@ -413,13 +411,13 @@ def close(batch: ReferenceBatch, staff: Staff, expected: str | None = None) -> R
         if is_postgres():
             query = query.for_update()  # waits for a payment joining it to commit
         current = query.get()
-        if current.status != "open":
+        if current.status != ReferenceBatch.OPEN:
             raise BatchClosed(f"Batch {batch.id} is already closed.")
         if expected is not None and fingerprint(rows_for(current)) != expected:
             raise BatchChanged(f"Batch {batch.id} changed since you reviewed it; check its receipts again.")
         now = clock.now()
-        changed = ReferenceBatch.update(status="closed", closed_at=now, closed_by=staff).where(
-            (ReferenceBatch.id == batch.id) & (ReferenceBatch.status == "open")
+        changed = ReferenceBatch.update(status=ReferenceBatch.CLOSED, closed_at=now, closed_by=staff).where(
+            (ReferenceBatch.id == batch.id) & (ReferenceBatch.status == ReferenceBatch.OPEN)
         ).execute()
         if not changed:
             raise BatchClosed(f"Batch {batch.id} is already closed.")

@@ -13,7 +13,7 @@ from .money import from_cents
 
 # Receipts whose money reached the practice; a refund shows in refunded_amount (and, for
 # applications, as negative applications), so refunded receipts stay in the sums.
-COUNTED_STATUSES = ("paid", "partially_refunded", "refunded")
+COUNTED_STATUSES = (Receipt.PAID, Receipt.PARTIALLY_REFUNDED, Receipt.REFUNDED)
 
 
 def _cents(column) -> object:
@@ -28,7 +28,7 @@ def _money(cents: object) -> Decimal:
 def _pops_receipts():
     """POPS's own receipts whose money counts in POPS (not yet carried by the PM system's lines)."""
     return (
-        (Receipt.source == "pops")
+        (Receipt.source == Receipt.POPS)
         & (Receipt.imported == False)  # noqa: E712 (SQL)
         & (Receipt.posted_back == False)  # noqa: E712 (SQL)
         & Receipt.status.in_(COUNTED_STATUSES)
@@ -65,7 +65,7 @@ def _facts_of(guarantors: list[Guarantor]) -> dict[int, balances.AccountFacts]:
         ReceiptApplication.select(ReceiptApplication.encounter, _cents(ReceiptApplication.amount))
         .join(Receipt)
         .join_from(ReceiptApplication, Encounter)
-        .where(Encounter.guarantor.in_(ids) & (ReceiptApplication.source == "pops") & _pops_receipts())
+        .where(Encounter.guarantor.in_(ids) & (ReceiptApplication.source == ReceiptApplication.POPS) & _pops_receipts())
         .group_by(ReceiptApplication.encounter)
         .tuples()
     )

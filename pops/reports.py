@@ -17,7 +17,17 @@ from zoneinfo import ZoneInfo
 
 from . import batches, clock, dates
 from .batches import PaymentRow, Totals
-from .models import SESSION_ORIGINS, ContactChange, Group, Guarantor, PatientSession, Receipt, ReferenceBatch, Transaction
+from .models import (
+    SESSION_ORIGINS,
+    ContactChange,
+    Group,
+    Guarantor,
+    PatientSession,
+    PaymentAttempt,
+    Receipt,
+    ReferenceBatch,
+    Transaction,
+)
 
 BASES = {"received": "Received date", "posted": "Post date", "batch": "Reference batch date"}
 PAYMENT_GROUPINGS = {"day": "Day", "group": "Group", "card_type": "Card type"}
@@ -28,7 +38,9 @@ ORIGIN_LABELS = {
     "sign_in": "Sign-in", "staff_mirror": "Staff mirror",
 }
 AUTH_LABELS = {"quickpay": "QuickPay", "code": "Code", "staff": "Staff"}
-OUTCOME_LABELS = {"": "None", "paid": "Paid", "declined": "Declined", "error": "Error"}
+# A session's payment outcome: none, or how its payment attempt ended
+OUTCOME_LABELS = {"": "None", PaymentAttempt.PAID: "Paid", PaymentAttempt.DECLINED: "Declined",
+                  PaymentAttempt.ERROR: "Error"}
 SESSION_COLUMNS = ("session", "origin", "auth", "account", "guarantor", "group", "started_at", "ended_at",
                    "end_reason", "pages", "payment_outcome")
 CONTACT_COLUMNS = ("account", "field", "old_value", "new_value", "changed_at")
@@ -220,7 +232,7 @@ def payments_report(f: PaymentFilters) -> PaymentsReport:
 
 def card_types() -> list[str]:
     """Card types POPS has seen, for the report's filter."""
-    seen = {c for (c,) in Receipt.select(Receipt.card_type).where(Receipt.source == "pops").distinct().tuples() if c}
+    seen = {c for (c,) in Receipt.select(Receipt.card_type).where(Receipt.source == Receipt.POPS).distinct().tuples() if c}
     return sorted(seen)
 
 
@@ -308,7 +320,7 @@ class UsageTotals:
     def add(self, row: SessionRow) -> None:
         self.sessions += 1
         self.pages += row.pages
-        if row.payment_outcome in ("paid", "declined", "error"):
+        if row.payment_outcome in (PaymentAttempt.PAID, PaymentAttempt.DECLINED, PaymentAttempt.ERROR):
             setattr(self, row.payment_outcome, getattr(self, row.payment_outcome) + 1)
 
 
