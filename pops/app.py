@@ -13,9 +13,8 @@ from .gateways.sandbox import SandboxGateway, hosted_page_app
 from .settings import STATIC_DIR, Settings
 from .web import pay
 from .web import pages, portal, quickpay
-from .web import staff, staff_auth
+from .web import staff
 from .web import profile, signin
-from .web import staff_reports
 from .web.security import SecurityMiddleware
 
 
@@ -30,8 +29,6 @@ def create_app(settings: Settings) -> Starlette:
         *pay.routes,
         Mount(SANDBOX_MOUNT, app=hosted_page_app(gateway), name="sandbox-gateway"),
         *portal.routes,
-        *staff_auth.routes,
-        *staff_reports.routes,
         *staff.routes,
         # Static files are compressed; pages are not (BREACH: they carry the form token).
         Mount("/static", app=GZipMiddleware(StaticFiles(directory=str(STATIC_DIR)), minimum_size=500), name="static"),

@@ -2,14 +2,14 @@
 the report, the choices its form offers. Every run and every export is recorded with its filters."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 from urllib.parse import urlencode
 
 from . import reports
 from .audit import audit
 from .console import groups_by_code
-from .models import Group, Staff
+from .models import SESSION_ORIGINS, Group, Staff
 
 PAYMENTS = "payments"
 SESSIONS = "sessions"
@@ -24,8 +24,8 @@ class ReportPage:
     filters: Any  # reports.PaymentFilters or reports.SessionFilters
     errors: list[str]
     report: Any  # reports.PaymentsReport or reports.SessionReport
-    groups: list[Group]  # the form's choices
-    card_types: list[str] = field(default_factory=list)
+    groups: list[Group]
+    choices: dict[str, Any]  # the rest of the form's choices, by name
 
     @property
     def query(self) -> str:
@@ -44,8 +44,14 @@ def _run(name: str, action: str, params: Mapping[str, str], staff: Staff, ip: st
 def page(name: str, params: Mapping[str, str], staff: Staff, *, ip: str) -> ReportPage:
     """Report `name` (PAYMENTS or SESSIONS) for the query's filters (a bad one is an error, its default used)."""
     filters, errors, report = _run(name, "run_report", params, staff, ip)
-    card_types = reports.card_types() if name == PAYMENTS else []
-    return ReportPage(filters, errors, report, groups_by_code(), card_types)
+    return ReportPage(filters, errors, report, groups_by_code(), _choices(name))
+
+
+def _choices(name: str) -> dict[str, Any]:
+    if name == PAYMENTS:
+        return {"bases": reports.BASES, "kinds": reports.KINDS, "groupings": reports.PAYMENT_GROUPINGS,
+                "card_types": reports.card_types()}
+    return {"origins": SESSION_ORIGINS, "origin_labels": reports.ORIGIN_LABELS, "periods": reports.PERIODS}
 
 
 def csv(name: str, params: Mapping[str, str], staff: Staff, *, ip: str) -> str:

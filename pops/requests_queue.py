@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from . import clock
 from .audit import audit
+from .db import database
 from .models import AuditLog, ContactChange, Group, Guarantor, PatientRequest, Staff
 
 CONTACT_HANDLED = "contact_change_handled"
@@ -77,26 +78,41 @@ def contact_items(*, include_handled: bool = False) -> list[ContactItem]:
     return items if include_handled else [i for i in items if i.handled is None]
 
 
-def mark_request_handled(request_id: int, staff: Staff, *, http_request=None) -> bool:
+@dataclass(frozen=True)
+class Queue:
+    requests: list[RequestItem]
+    contacts: list[ContactItem]
+
+
+def queue(staff: Staff, *, include_handled: bool = False, ip: str = "") -> Queue:
+    """The queue staff work through (handled items too when asked); viewing it is recorded."""
+    audit(staff, "view_requests", ip=ip)
+    return Queue(patient_requests(include_handled=include_handled), contact_items(include_handled=include_handled))
+
+
+def mark_request_handled(request_id: int, staff: Staff, *, ip: str = "") -> bool:
     """Mark one request handled (once: a second click changes nothing). False if there is no such open request."""
-    item = PatientRequest.get_or_none(PatientRequest.id == request_id)
-    if item is None:
-        return False
-    rows = PatientRequest.update(handled_at=clock.now(), handled_by=staff).where(
-        (PatientRequest.id == request_id) & PatientRequest.handled_at.is_null()
-    ).execute()
-    if rows:
-        audit(staff, REQUEST_HANDLED, item.guarantor, detail=f"{item.kind} request {item.id}", request=http_request)
+    with database.atomic():
+        item = PatientRequest.get_or_none(PatientRequest.id == request_id)
+        if item is None:
+            return False
+        rows = PatientRequest.update(handled_at=clock.now(), handled_by=staff).where(
+            (PatientRequest.id == request_id) & PatientRequest.handled_at.is_null()
+        ).execute()
+        if rows:
+            audit(staff, REQUEST_HANDLED, item.guarantor, detail=f"{item.kind} request {item.id}", ip=ip)
     return bool(rows)
 
 
-def mark_contact_handled(change_id: int, staff: Staff, *, http_request=None) -> bool:
+def mark_contact_handled(change_id: int, staff: Staff, *, ip: str = "") -> bool:
     """Mark a contact change handled (recorded in the audit log); False if unknown or already handled."""
-    change = ContactChange.get_or_none(ContactChange.id == change_id)
-    if change is None:
-        return False
-    exists = AuditLog.select().where((AuditLog.action == CONTACT_HANDLED) & (AuditLog.detail == _marker(change.id))).exists()
-    if exists:
-        return False
-    audit(staff, CONTACT_HANDLED, change.guarantor, detail=_marker(change.id), request=http_request)
+    with database.atomic():
+        change = ContactChange.get_or_none(ContactChange.id == change_id)
+        if change is None:
+            return False
+        marked = AuditLog.select().where(
+            (AuditLog.action == CONTACT_HANDLED) & (AuditLog.detail == _marker(change.id))).exists()
+        if marked:
+            return False
+        audit(staff, CONTACT_HANDLED, change.guarantor, detail=_marker(change.id), ip=ip)
     return True

@@ -1,0 +1,17 @@
+"""The staff console: sign-in, the guarantor pages, mirror, POPS Management, batches, reports, requests,
+receipts and the records. `routes` is every staff route, in the order they are matched."""
+from __future__ import annotations
+
+from . import admin, auth, batches, console, mirror, receipts, records, reports, requests
+
+routes = [
+    *auth.routes,
+    *batches.routes,
+    *reports.routes,
+    *requests.routes,
+    *receipts.routes,
+    *console.routes,
+    *mirror.routes,
+    *admin.routes,
+    *records.routes,
+]

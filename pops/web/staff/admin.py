@@ -1,0 +1,111 @@
+"""POPS Management (admins only): the groups and their options, the staff members."""
+from __future__ import annotations
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ... import console
+from ...staff import ROLES, StaffError
+from .. import forms
+from ..guards import redirect, staff_form, staff_page
+from ..htmx import client_ip
+from ..render import render
+from .responses import not_found
+
+
+def _home(request: Request, staff_session, *, status_code: int = 200, **extra) -> Response:
+    management = console.management()
+    return render(request, "staff/admin/home.html", {
+        "title": "POPS Management", "staff_session": staff_session, "active": "admin", "groups": management.groups,
+        "staff_members": management.staff_members, "roles": ROLES, **extra,
+    }, status_code=status_code)
+
+
+@staff_page(admin=True)
+def admin_home(request: Request, staff_session) -> Response:
+    return _home(request, staff_session, deactivate_self=request.query_params.get("error") == "self")
+
+
+def _group_form(request: Request, staff_session, group, values: dict, *, errors: dict | None = None,
+                saved: bool = False, status_code: int = 200) -> Response:
+    return render(request, "staff/admin/group.html", {
+        "title": f"Group {group.code}", "staff_session": staff_session, "active": "admin", "group": group,
+        "values": values, "errors": errors or {}, "saved": saved,
+        "bool_fields": console.BOOL_FIELDS, "int_fields": console.INT_FIELDS,
+    }, status_code=status_code)
+
+
+@staff_page(admin=True)
+def group_edit(request: Request, staff_session) -> Response:
+    group = console.group_by_code(request.path_params["code"])
+    if group is None:
+        return not_found(request, staff_session)
+    return _group_form(request, staff_session, group, console.group_values(group),
+                       saved=request.query_params.get("saved") == "1")
+
+
+@staff_form(admin=True)
+def group_save(request: Request, form: FormData, staff_session) -> Response:
+    group = console.group_by_code(request.path_params["code"])
+    if group is None:
+        return not_found(request, staff_session)
+    submitted = {k: str(v) for k, v in form.items()}
+    errors = console.save_group(group, submitted, staff_session.staff, ip=client_ip(request))
+    if errors:
+        return _group_form(request, staff_session, group, console.submitted_values(submitted), errors=errors,
+                           status_code=422)
+    return redirect(f"/staff/admin/groups/{group.code}?saved=1")
+
+
+@staff_form(admin=True)
+def staff_create(request: Request, form: FormData, staff_session) -> Response:
+    email = forms.text(form, "email", 254)
+    role = str(form.get("role", "staff"))
+    try:
+        created = console.add_staff_member(email, str(form.get("password", ""))[:1024], role, staff_session.staff,
+                                           ip=client_ip(request))
+    except StaffError as exc:
+        return _home(request, staff_session, status_code=422, create_error=str(exc).capitalize() + ".",
+                     email=email, role=role)
+    return render(request, "staff/admin/staff_created.html", {
+        "title": "Staff member created", "staff_session": staff_session, "active": "admin",
+        "member": created.member, "secret": created.member.totp_secret, "uri": created.uri, "svg": created.svg,
+    }, headers={"Cache-Control": "no-store"})
+
+
+def _staff_member(request: Request):
+    try:
+        return console.staff_member(int(request.path_params["id"]))
+    except ValueError:
+        return None
+
+
+@staff_form(admin=True)
+def staff_deactivate(request: Request, form: FormData, staff_session) -> Response:
+    member = _staff_member(request)
+    if member is None:
+        return not_found(request, staff_session)
+    if not console.deactivate(member, staff_session.staff, ip=client_ip(request)):
+        return redirect("/staff/admin?error=self")
+    return redirect("/staff/admin")
+
+
+@staff_form(admin=True)
+def staff_unlock(request: Request, form: FormData, staff_session) -> Response:
+    member = _staff_member(request)
+    if member is None:
+        return not_found(request, staff_session)
+    console.unlock(member, staff_session.staff, ip=client_ip(request))
+    return redirect("/staff/admin")
+
+
+routes = [
+    Route("/staff/admin", admin_home),
+    Route("/staff/admin/groups/{code}", group_edit, methods=["GET"]),
+    Route("/staff/admin/groups/{code}", group_save, methods=["POST"]),
+    Route("/staff/admin/staff", staff_create, methods=["POST"]),
+    Route("/staff/admin/staff/{id}/deactivate", staff_deactivate, methods=["POST"]),
+    Route("/staff/admin/staff/{id}/unlock", staff_unlock, methods=["POST"]),
+]
