@@ -20,9 +20,18 @@ def _declarations(css: str, selector: str) -> list[str]:
 
 
 def test_staff_columns_tracks_can_shrink_below_their_content(client):
-    css = client.get("/static/pops.css").text
+    css = client.get("/static/staff.css").text
     values = _declarations(css, ".staff-columns")
     assert len(values) == 2, values  # the phone's one column and the desktop's two
     for value in values:
         assert "minmax(0, 1fr)" in value and "fr" not in value.replace("minmax(0, 1fr)", ""), \
             f".staff-columns has a track that cannot shrink below its content: {value}"
+
+
+def test_only_staff_pages_load_the_staff_sheet(client):
+    """A phone on a patient page never downloads the console's rules; a staff page loads them after pops.css."""
+    staff_page = client.get("/staff/login").text
+    assert staff_page.index("/static/pops.css") < staff_page.index("/static/staff.css")
+    assert "/static/staff.css" not in client.get("/").text
+    pops_css = client.get("/static/pops.css").text
+    assert ".staff-" not in pops_css and ".report-table" not in pops_css
