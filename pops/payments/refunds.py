@@ -68,8 +68,9 @@ def refund(gateway: Gateway, receipt: Receipt, amount: Decimal, staff: Staff, ke
                 (Transaction.receipt == receipt) & (Transaction.kind == Transaction.REFUND))]
             transaction = Transaction.create(
                 receipt=receipt, number=result.transaction, kind=Transaction.REFUND, amount=amount,
-                status=Transaction.APPROVED, created_at=now, refund_receipt_number=f"{receipt.number}-R{len(earlier) + 1}",
-                staff=staff, batch=batches.batch_for_payment(receipt.guarantor.group, now), idempotency_key=key,
+                status=Transaction.APPROVED, created_at=now, staff=staff, idempotency_key=key,
+                refund_receipt_number=f"{receipt.number}-R{len(earlier) + 1}",
+                batch=batches.batch_for_payment(receipt.guarantor.group, now),
             )
             # The status counts refunds made, not amounts still being claimed by a refund in flight.
             refunded = sum(earlier, ZERO) + amount
