@@ -11,10 +11,10 @@ from . import db
 from .gateways.sandbox import MOUNT as SANDBOX_MOUNT
 from .gateways.sandbox import SandboxGateway, hosted_page_app
 from .settings import STATIC_DIR, Settings
-from .web import pay
-from .web import pages, portal, quickpay
+from .web import public, quickpay, signin
+from .web.portal import pages as portal_pages
+from .web.portal import pay, profile, receipts
 from .web import staff
-from .web import profile, signin
 from .web.security import SecurityMiddleware
 
 
@@ -23,19 +23,18 @@ def create_app(settings: Settings) -> Starlette:
     db.bind(settings.database_url)
     gateway = SandboxGateway(settings.secret_key, settings.base_url)
     routes = [
-        *pages.routes,
+        *public.routes,
         *quickpay.routes,
-        *signin.routes, *profile.routes,
-        *pay.routes,
+        *signin.routes,
+        *portal_pages.routes, *receipts.routes, *pay.routes, *profile.routes,
         Mount(SANDBOX_MOUNT, app=hosted_page_app(gateway), name="sandbox-gateway"),
-        *portal.routes,
         *staff.routes,
         # Static files are compressed; pages are not (BREACH: they carry the form token).
         Mount("/static", app=GZipMiddleware(StaticFiles(directory=str(STATIC_DIR)), minimum_size=500), name="static"),
     ]
     app = Starlette(
         routes=routes,
-        exception_handlers={404: pages.not_found},
+        exception_handlers={404: public.not_found},
         middleware=[Middleware(SecurityMiddleware, base_url=settings.base_url)],
     )
     app.state.settings = settings

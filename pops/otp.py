@@ -1,10 +1,9 @@
-"""One-time codes: find who is signing in, send a 6-digit code, check it once.
+"""One-time codes: send a 6-digit code, check it once.
 
 A code belongs to one attempt (a random id the browser keeps in a signed cookie), is stored as
 an HMAC of attempt and code under the secret key, lives 10 minutes, is used at most once, and
-dies after 5 wrong tries. At most 5 codes an hour go to one guarantor and to one address, and
-one IP may look people up 20 times an hour.
-The same codes verify a new email or mobile in Profile (purposes verify_email, verify_mobile).
+dies after 5 wrong tries. At most 5 codes an hour go to one guarantor and to one address.
+Codes sign a patient in (pops.signin) and verify a new email or mobile in Profile (pops.profile).
 """
 from __future__ import annotations
 
@@ -13,116 +12,21 @@ import hashlib
 import hmac
 import re
 import secrets
-import unicodedata
 from dataclasses import dataclass
 
 from . import clock, notify
-from .audit import PATIENT, audit
 from .db import database
-from .models import AuditLog, Group, Guarantor, OneTimeCode
+from .models import Guarantor, OneTimeCode
 
 CODE_LIFETIME = dt.timedelta(minutes=10)
 MAX_WRONG = 5
 SENDS_PER_HOUR = 5  # per guarantor, and per address
-LOOKUPS_PER_HOUR = 20  # per IP
 HOUR = dt.timedelta(hours=1)
-LOOKUP_ACTION = "sign_in.lookup"
 SUBJECTS = {
     "sign_in": "Your sign-in code",
     "verify_email": "Confirm your new email address",
     "verify_mobile": "Confirm your new mobile number",
 }
-
-
-# --- who is signing in --------------------------------------------------------------------
-
-def name_key(text: str) -> str:
-    """A name as compared at sign-in: case, accents' forms and all spacing forgiven."""
-    return "".join(unicodedata.normalize("NFKC", text or "").casefold().split())
-
-
-def find_candidates(first: str, last: str, date_of_birth: dt.date, group: Group | None = None) -> list[Guarantor]:
-    """Guarantors whose first or preferred name, last name and date of birth match (in `group` if given)."""
-    first_key, last_key = name_key(first), name_key(last)
-    if not first_key or not last_key:
-        return []
-    query = Guarantor.select(Guarantor, Group).join(Group).where(Guarantor.date_of_birth == date_of_birth)
-    if group is not None:
-        query = query.where(Guarantor.group == group.id)
-    return [
-        g
-        for g in query.order_by(Group.name, Guarantor.id)
-        if name_key(g.last_name) == last_key and first_key in {name_key(g.first_name), name_key(g.preferred_name)}
-    ]
-
-
-def lookups_left(ip: str) -> bool:
-    """False once this IP has looked people up LOOKUPS_PER_HOUR times in the last hour."""
-    since = clock.now() - HOUR
-    used = AuditLog.select().where(
-        (AuditLog.action == LOOKUP_ACTION) & (AuditLog.ip == ip[:64]) & (AuditLog.at > since)
-    ).count()
-    return used < LOOKUPS_PER_HOUR
-
-
-def record_lookup(ip: str, found: int) -> None:
-    audit(None, LOOKUP_ACTION, detail=f"matches: {found}", actor=PATIENT, ip=ip)
-
-
-# --- where a code can go ------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Destination:
-    """A place a code can be sent, as the patient sees it (masked)."""
-
-    guarantor: Guarantor
-    channel: str  # "sms" or "email"
-    address: str
-
-    @property
-    def masked(self) -> str:
-        return mask_mobile(self.address) if self.channel == "sms" else mask_email(self.address)
-
-
-def mask_mobile(number: str) -> str:
-    digits = re.sub(r"\D", "", number)
-    return f"•••-•••-{digits[-4:]}"
-
-
-def mask_email(address: str) -> str:
-    local, _, domain = address.partition("@")
-    return f"{local[:1]}•••@{domain}"
-
-
-def destinations(guarantor: Guarantor) -> list[Destination]:
-    """The mobile (texts opted out or not: codes are not notifications) and the email on file."""
-    found = []
-    if re.sub(r"\D", "", guarantor.mobile or ""):
-        found.append(Destination(guarantor, "sms", guarantor.mobile))
-    if "@" in (guarantor.email or ""):
-        found.append(Destination(guarantor, "email", guarantor.email))
-    return found
-
-
-def normalize_mobile(text: str) -> str | None:
-    """A mobile number as +1NXXNXXXXXX (10 US digits, with or without 1) or +E.164; None if not one."""
-    text = (text or "").strip()
-    digits = re.sub(r"\D", "", text)
-    if text.startswith("+") and not text.startswith("+1"):
-        return f"+{digits}" if 8 <= len(digits) <= 15 else None
-    if len(digits) == 11 and digits.startswith("1"):
-        digits = digits[1:]
-    if len(digits) == 10 and digits[0] not in "01":
-        return f"+1{digits}"
-    return None
-
-
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
-
-
-def normalize_email(text: str) -> str | None:
-    text = (text or "").strip()
-    return text if len(text) <= 254 and _EMAIL.fullmatch(text) else None
 
 
 # --- sending ------------------------------------------------------------------------------

@@ -4,7 +4,8 @@ from __future__ import annotations
 import re
 
 from pops.settings import ROOT, STATIC_DIR
-from pops.web.templating import HTMX_VERSION, env
+from pops.templating import HTMX_VERSION
+from pops.web.render import env
 
 
 def vendored_htmx():

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from pops import clock, dates, links, otp
+from pops import clock, contacts, dates, links, otp, signin
 from pops.models import AuditLog, Group, Guarantor, OneTimeCode, OutboxMessage, PatientSession
 
 from http_helpers import SECRET, post_form
@@ -67,23 +67,23 @@ def wrong(code: str) -> str:
 @pytest.mark.parametrize("text, key", [("Maria", "maria"), ("  maRIA ", "maria"), ("De La Cruz", "delacruz"),
                                        ("de  la\tcruz", "delacruz"), ("", "")])
 def test_name_keys_forgive_case_and_spacing(text, key):
-    assert otp.name_key(text) == key
+    assert signin.name_key(text) == key
 
 
 @pytest.mark.parametrize("number, masked", [("+15555550123", "•••-•••-0123"), ("(555) 555-0199", "•••-•••-0199")])
 def test_mobile_masking(number, masked):
-    assert otp.mask_mobile(number) == masked
+    assert contacts.mask_mobile(number) == masked
 
 
 def test_email_masking():
-    assert otp.mask_email("maria@example.org") == "m•••@example.org"
+    assert contacts.mask_email("maria@example.org") == "m•••@example.org"
 
 
 @pytest.mark.parametrize("typed, stored", [("(555) 555-0199", "+15555550199"), ("1-555-555-0199", "+15555550199"),
                                            ("+44 20 7946 0958", "+442079460958"), ("555-0199", None),
                                            ("(055) 555-0199", None), ("call me", None)])
 def test_mobile_normalizing(typed, stored):
-    assert otp.normalize_mobile(typed) == stored
+    assert contacts.normalize_mobile(typed) == stored
 
 
 @pytest.mark.parametrize("typed, parsed", [("1981-04-12", dt.date(1981, 4, 12)), ("04/12/1981", dt.date(1981, 4, 12)),
@@ -275,7 +275,7 @@ def test_codes_per_address_are_limited_per_hour(client, guarantor):
 
 
 def test_lookups_are_limited_per_device(client, guarantor):
-    for _ in range(otp.LOOKUPS_PER_HOUR):
+    for _ in range(signin.LOOKUPS_PER_HOUR):
         look_up(client, first="Guess")
     page = look_up(client)
     assert page.status_code == 429 and "Too many sign-in tries" in page.text

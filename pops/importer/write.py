@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from .. import clock
 from ..db import database
 from ..models import CONTACT_FIELDS, GROUP_DEFAULTS, ContactChange, Group, Guarantor
-from ..otp import normalize_mobile
+from ..contacts import normalize_mobile
 from .check import check
 from .known import chunks
 from .read import load_file

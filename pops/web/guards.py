@@ -1,6 +1,7 @@
 """The one set of guards every route uses, and the database scope they open.
 
     public / public_form                 anyone (the route is declared public)
+    public_without_database              anyone, and no database scope (it must answer without one)
     patient_page / patient_form          a live patient session: the full portal, or with
                                          quickpay=True a QuickPay session too
     staff_page / staff_form (admin=…)    a signed-in staff member (an admin for admin=True)
@@ -31,7 +32,7 @@ from .render import render
 
 GUARD = "pops_guard"  # the attribute naming an endpoint's guard: "public", "patient" or "staff"
 FORM_EXPIRED = "form_expired.html"
-SESSION_ENDED = "session_ended.html"
+SESSION_ENDED = "patient/session_ended.html"
 STAFF_FORBIDDEN = "staff/forbidden.html"
 
 
@@ -112,6 +113,11 @@ def _form(handler: Callable[[Request, FormData], Response]) -> Callable:
 def public(endpoint: Callable[[Request], Response]) -> Callable[[Request], Response]:
     """A page anyone may open (it may still look for a session itself)."""
     return _mark(_in_db(endpoint), "public")
+
+
+def public_without_database(endpoint: Callable[[Request], Response]) -> Callable[[Request], Response]:
+    """A public page that must answer even when the database does not (liveness, the front door)."""
+    return _mark(endpoint, "public")
 
 
 def public_form(handler: Callable[[Request, FormData], Response]) -> Callable:

@@ -2,46 +2,45 @@
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
-from .. import links, sessions
-from .pay import pay_context
-from .auth import PATIENT_COOKIE, end_current_patient_session, patient_session, set_cookie
-from .templating import render
-from .util import client_ip, with_db
+from .. import links, pay_form, sessions
+from ..models import PatientSession
+from . import cookies
+from .chrome import page
+from .guards import end_current_patient_session, patient_page, public, redirect
+from .htmx import client_ip
+from .render import render
 
 NO_REFERRER = {"Referrer-Policy": "no-referrer"}
 
 
-@with_db
+@public
 def open_link(request: Request) -> Response:
     """/q/CODE: use one access, start a QuickPay session, and leave the code out of the URL."""
-    settings = request.app.state.settings
-    result = links.redeem(request.path_params["code"], settings.secret_key)
+    result = links.redeem(request.path_params["code"], request.app.state.settings.secret_key)
     if not result.ok:
         group = result.link.guarantor.group if result.link else None
-        status_code = 404 if result.status == "unknown" else 410
-        return render(request, "link_error.html", {"title": "This link cannot be used", "status": result.status,
-                      "group": group}, status_code=status_code, headers=NO_REFERRER)
+        return render(request, "patient/link_error.html", {"status": result.status, "group": group},
+                      status_code=404 if result.status == "unknown" else 410, headers=NO_REFERRER)
     link = result.link
     end_current_patient_session(request)
     token, _ = sessions.start_patient(
         link.guarantor, links.ORIGIN_OF_PURPOSE[link.purpose], "quickpay", quickpay=True, link=link,
         ip=client_ip(request), user_agent=request.headers.get("user-agent", ""),
     )
-    response = RedirectResponse("/quickpay", status_code=303, headers=NO_REFERRER)
-    set_cookie(response, request, PATIENT_COOKIE, token)
+    response = redirect("/quickpay")
+    response.headers["Referrer-Policy"] = "no-referrer"
+    cookies.set_cookie(response, request, cookies.PATIENT, token)
     return response
 
 
-@with_db
-def quickpay(request: Request) -> Response:
-    session = patient_session(request)
-    if session is None:
-        return render(request, "session_ended.html", {"title": "Your session has ended"}, status_code=401)
-    sessions.record_page(session, request.url.path)
-    return render(request, "quickpay.html", pay_context(session))
+@patient_page(quickpay=True, ended_page=True)
+def quickpay(request: Request, session: PatientSession) -> Response:
+    """What is owed and the pay form (a failed start shows it again: pops.web.portal.pay)."""
+    return render(request, "quickpay/page.html", page(session, session.group.name, pay=pay_form.for_session(session),
+                                                       values={}))
 
 
 routes = [

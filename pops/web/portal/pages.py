@@ -1,0 +1,99 @@
+"""The full portal's pages: Home, Account, Appointments, Statements.
+
+Each handler reads the request, asks pops.accounts (which decides ownership) and renders one
+template: the whole page on a plain GET, a named block of it when htmx asks.
+"""
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ... import accounts, ledger, payments
+from ...i18n import N_
+from ...models import PatientSession
+from ..chrome import page
+from ..guards import patient_page
+from ..render import render
+
+
+def _flag(request: Request, name: str) -> bool:
+    return request.query_params.get(name, "") in {"1", "on", "true", "all", "yes"}
+
+
+def not_found(request: Request, session: PatientSession, active: str, what: str) -> Response:
+    """A statement or receipt that is not on the patient's account (or not at all)."""
+    return render(request, "portal/not_found.html", page(session, N_("Not found"), active=active, what=what),
+                  status_code=404)
+
+
+@patient_page
+def home(request: Request, session: PatientSession) -> Response:
+    guarantor = session.guarantor
+    pending = payments.unconfirmed(request.app.state.gateway, guarantor)  # settles finished ones first
+    figures = ledger.balances_for(guarantor)
+    return render(request, "portal/home.html", page(
+        session, N_("Home"), active="/home",
+        balances=figures,
+        eligibility=ledger.eligibility_for(guarantor, figures),
+        pending=pending,
+        current=accounts.latest_statement(guarantor),
+        unopened=accounts.newest_unopened_statement(guarantor),
+    ))
+
+
+@patient_page
+def account(request: Request, session: PatientSession) -> Response:
+    guarantor = session.guarantor
+    detail = accounts.account_detail(guarantor, history_all=request.query_params.get("history") == "all")
+    return render(request, "portal/account.html", page(
+        session, N_("Account"), active="/account",
+        detail=detail,
+        eligibility=ledger.eligibility_for(guarantor, detail.balances),
+    ))
+
+
+@patient_page
+def appointments(request: Request, session: PatientSession) -> Response:
+    """The appointments; the patient filter (htmx) swaps the block `lists` alone."""
+    if not session.group.enable_appointments:
+        return render(request, "portal/appointments.html", page(session, N_("Appointments"), active="/appointments",
+                      enabled=False), status_code=404)
+    raw = request.query_params.get("patient", "")
+    patient_id = int(raw) if raw.isdigit() and len(raw) < 12 else None
+    return render(request, "portal/appointments.html", page(
+        session, N_("Appointments"), active="/appointments",
+        enabled=True,
+        found=accounts.appointments_for(session.guarantor, patient_id),
+    ), block="lists")
+
+
+@patient_page
+def statements(request: Request, session: PatientSession) -> Response:
+    """The statements; the Hide Paid filter (htmx) swaps the block `list` alone."""
+    hide_paid = _flag(request, "hide_paid")
+    return render(request, "portal/statements.html", page(
+        session, N_("Statements"), active="/statements",
+        rows=accounts.statements_for(session.guarantor, hide_paid=hide_paid),
+        hide_paid=hide_paid,
+    ), block="list")
+
+
+@patient_page
+def statement(request: Request, session: PatientSession) -> Response:
+    found = accounts.get_statement(request.path_params["number"], session.guarantor)
+    if found is None:
+        return not_found(request, session, "/statements", "statement")
+    accounts.mark_viewed(found, session)
+    return render(request, "portal/statement.html", page(
+        session, N_("Statement"), active="/statements", detail=accounts.statement_detail(found),
+    ))
+
+
+routes = [
+    Route("/home", home),
+    Route("/account", account),
+    Route("/appointments", appointments),
+    Route("/statements", statements),
+    Route("/statements/{number}", statement),
+]

@@ -1,0 +1,119 @@
+"""The one pay flow behind both entrances (QuickPay and the portal's Pay page): the form, the start,
+the way back from the gateway's page, the result, and saved cards."""
+from __future__ import annotations
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ... import notify, pay_form, payments, sessions
+from ...models import PatientSession, PaymentAttempt
+from ..chrome import page, patient_chrome
+from ..guards import patient_form, patient_page, patient_session, public, redirect
+from ..render import render
+
+
+def show_form(request: Request, session: PatientSession, *, error: str | None = None, values: dict | None = None,
+              status_code: int = 200) -> Response:
+    """The page with the pay form for this session (QuickPay's, or the portal's Pay page)."""
+    chrome = patient_chrome(session)
+    context = page(session, session.group.name, active="/pay", pay=pay_form.for_session(session),
+                   pay_error=error, values=values or {})
+    return render(request, chrome.pay_page, context, status_code=status_code)
+
+
+def _unknown_link(request: Request) -> Response:
+    return render(request, "patient/link_error.html", {"status": "unknown", "group": None}, status_code=404)
+
+
+@patient_page
+def pay_page(request: Request, session: PatientSession) -> Response:
+    return show_form(request, session)
+
+
+@patient_form(quickpay=True, ended_page=True)
+def start(request: Request, form: FormData, session: PatientSession) -> Response:
+    choice = str(form.get("amount", ""))
+    other = str(form.get("other_amount", "")).strip()
+    if not choice and other:
+        choice = "other"
+    card = str(form.get("card", "new"))
+    values = {"amount": choice, "other_amount": other, "card": card}
+    try:
+        seq = int(str(form.get("seq", "")))
+        key = str(form.get("key", ""))
+        if not 20 <= len(key) <= 64:
+            raise ValueError(key)
+        stored_card_id = None if card in ("", "new") else int(card)
+    except ValueError:
+        return show_form(request, session, error=payments.MSG_STALE, values=values, status_code=400)
+    settings = request.app.state.settings
+    try:
+        started = payments.start_or_resume(
+            request.app.state.gateway, session, key=key, seq=seq, choice=choice, other=other,
+            stored_card_id=stored_card_id, return_url=f"{settings.base_url}/pay/return/{key}",
+        )
+    except payments.PaymentRefused as refusal:
+        return show_form(request, session, error=str(refusal), values=values, status_code=400)
+    notify.deliver(settings)
+    return redirect(started.redirect or f"/pay/result/{started.attempt.key}")
+
+
+@public
+def back_from_gateway(request: Request) -> Response:
+    """The hosted page sends the patient here with a single-use result token; confirm it and settle."""
+    attempt = payments.attempt_for(request.path_params["key"])
+    if attempt is None:
+        return _unknown_link(request)
+    payments.complete(request.app.state.gateway, attempt, request.query_params.get("result", ""))
+    notify.deliver(request.app.state.settings)
+    response = redirect(f"/pay/result/{attempt.key}")
+    response.headers["Referrer-Policy"] = "no-referrer"  # the result token stays out of the next Referer
+    return response
+
+
+@public
+def result(request: Request) -> Response:
+    """How the payment ended (or that it is still being confirmed); polled by htmx while pending.
+
+    The key is the capability: anyone holding it sees the outcome; only the guarantor's own
+    session sees the receipt's link and the email it goes to.
+    """
+    attempt = payments.attempt_for(request.path_params["key"])
+    if attempt is None:
+        return _unknown_link(request)
+    if attempt.status in PaymentAttempt.OPEN:
+        attempt = payments.refresh(request.app.state.gateway, attempt)
+        notify.deliver(request.app.state.settings)
+    guarantor = attempt.guarantor
+    session = patient_session(request)
+    owner = session is not None and session.guarantor_id == guarantor.id
+    if owner:
+        sessions.record_page(session, request.url.path)
+    return render(request, "portal/pay/result.html", {
+        "title": PaymentAttempt.OUTCOME_TITLES[attempt.outcome],
+        "attempt": attempt,
+        "receipt": attempt.receipt,
+        "owner": owner,
+        "session": session if owner else None,
+        "group": guarantor.group,
+        "guarantor": guarantor,
+        "chrome": patient_chrome(session if owner else None),
+    })
+
+
+@patient_form
+def remove_card(request: Request, form: FormData, session: PatientSession) -> Response:
+    card_id = request.path_params["card_id"]
+    payments.remove_card(session.guarantor, int(card_id) if card_id.isdigit() and len(card_id) < 12 else 0)
+    return redirect("/pay")
+
+
+routes = [
+    Route("/pay", pay_page),
+    Route("/pay/start", start, methods=["POST"]),
+    Route("/pay/return/{key}", back_from_gateway),
+    Route("/pay/result/{key}", result),
+    Route("/pay/cards/{card_id}/remove", remove_card, methods=["POST"]),
+]
