@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.cookiejar
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -39,8 +40,12 @@ def _run(*args: str, cwd: Path, env: dict | None = None) -> str:
 def installed(tmp_path_factory) -> Path:
     """A new virtual environment holding only the wheel; it sees .venv's packages for the dependencies."""
     where = tmp_path_factory.mktemp("wheel")
+    # Built from a copy: an in-place build reuses build/, which keeps files the checkout no longer has.
+    source = where / "source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "dist", "*.egg-info", "var", "test-artifacts", "__pycache__", "*.sqlite3*"))
     _run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index",
-         "--quiet", "-w", str(where / "dist"), str(ROOT), cwd=where)
+         "--quiet", "-w", str(where / "dist"), str(source), cwd=where)
     wheel = next((where / "dist").glob("pops-*.whl"))
     venv = where / "venv"
     _run(sys.executable, "-m", "venv", "--without-pip", str(venv), cwd=where)
@@ -60,6 +65,8 @@ def test_the_wheel_carries_templates_static_files_and_migrations(installed):
             "len(list((p / 'migrations').glob('0*.py'))))")
     package, counts = _run(str(python), "-c", code, cwd=installed).splitlines()
     assert Path(package).is_relative_to(installed), "POPS was imported from the checkout, not the wheel"
+    shipped = {p.relative_to(package).as_posix() for p in Path(package).rglob("*.py")}
+    assert shipped == {p.relative_to(ROOT / "pops").as_posix() for p in (ROOT / "pops").rglob("*.py")}
     templates, scripts, migrations = map(int, counts.split())
     assert templates == len(list((ROOT / "templates").rglob("*.html")))
     assert scripts == len(list((ROOT / "static").glob("*.js")))
