@@ -2,7 +2,7 @@
 
 A batch holds the receipts (paid and unsuccessful) taken while it was open and the refunds made
 that day. A closed batch never changes: a later payment that day opens a second batch. Its CSV
-is the export format (spec/export-v1.md).
+is the export format (docs/export-v1.md).
 """
 from __future__ import annotations
 
@@ -437,5 +437,5 @@ def write_csv(rows: Iterable[PaymentRow]) -> str:
 
 
 def export_csv(batch: ReferenceBatch) -> str:
-    """One batch as spec/export-v1.md describes."""
+    """One batch as docs/export-v1.md describes."""
     return write_csv(rows_for(batch))

@@ -244,7 +244,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return _serve(settings, args.host, args.port)
 
 
-# --- exports: reference batches and contact changes (spec/export-v1.md) ----------------------
+# --- exports: reference batches and contact changes (docs/export-v1.md) ----------------------
 
 def _write_text(text: str, out: str | None) -> None:
     """CSV to a file (exact bytes, UTF-8) or to standard output."""
@@ -292,7 +292,7 @@ def cmd_contacts_export(args: argparse.Namespace) -> int:
 
 def _add_export_commands(sub) -> None:
     batches = sub.add_parser("batches", help="reference batches").add_subparsers(dest="batches_command", required=True)
-    export = batches.add_parser("export", help="a reference batch as CSV (spec/export-v1.md)")
+    export = batches.add_parser("export", help="a reference batch as CSV (docs/export-v1.md)")
     export.add_argument("batch", type=int, help="the batch number")
     export.add_argument("--out", help="write to this file instead of standard output")
     export.set_defaults(func=cmd_batches_export)
@@ -320,7 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--no-serve", action="store_true", help="seed and print, then exit")
     demo.set_defaults(func=cmd_demo)
 
-    imp = sub.add_parser("import", help="import a ledger document (spec/import-v1.md)")
+    imp = sub.add_parser("import", help="import a ledger document (docs/import-v1.md)")
     imp.add_argument("file")
     imp.set_defaults(func=cmd_import)
 

@@ -101,7 +101,7 @@ class Export:
 
 
 def export(batch_id: int, staff: Staff, *, ip: str) -> Export | None:
-    """A batch's CSV (spec/export-v1.md) and its file name, or None when there is no such batch. Recorded."""
+    """A batch's CSV (docs/export-v1.md) and its file name, or None when there is no such batch. Recorded."""
     batch = _batch(batch_id)
     if batch is None:
         return None

@@ -149,7 +149,7 @@ class PaymentsReport:
     grouped: list[tuple[str, Totals]]
 
     def csv(self) -> str:
-        """The same rows in the export format (spec/export-v1.md)."""
+        """The same rows in the export format (docs/export-v1.md)."""
         return batches.write_csv(self.rows)
 
 

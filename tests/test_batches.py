@@ -1,4 +1,4 @@
-"""Reference batches: one per group and day (group's time zone), closed by staff, exported per spec/export-v1.md."""
+"""Reference batches: one per group and day (group's time zone), closed by staff, exported per docs/export-v1.md."""
 from __future__ import annotations
 
 import datetime as dt

@@ -1,4 +1,4 @@
-"""Import format v1 (spec/import-v1.md): what a document writes, what it refuses, and idempotence."""
+"""Import format v1 (docs/import-v1.md): what a document writes, what it refuses, and idempotence."""
 from __future__ import annotations
 
 import copy
@@ -30,7 +30,7 @@ from factories import make_receipt
 D = Decimal
 UTC = dt.timezone.utc
 
-# The example document of spec/import-v1.md, verbatim.
+# The example document of docs/import-v1.md, verbatim.
 EXAMPLE = """
 {
   "format": "pops-import/1",

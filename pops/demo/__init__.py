@@ -1,4 +1,4 @@
-"""A realistic demo ledger in the import format (spec/import-v1.md), dated relative to today.
+"""A realistic demo ledger in the import format (docs/import-v1.md), dated relative to today.
 
 The ledger is simulated rather than written out: visits are charged, insurance adjudicates them
 weeks later, monthly statements are computed from the lines as they stood on the statement date,

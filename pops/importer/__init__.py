@@ -1,4 +1,4 @@
-"""Import format v1 (spec/import-v1.md): check a PM system's document whole, then upsert it at once.
+"""Import format v1 (docs/import-v1.md): check a PM system's document whole, then upsert it at once.
 
 `validate` lists every problem of a document (errors refuse it, warnings do not); `import_document`
 writes a valid document in one transaction, touching only rows whose values differ, so the same

@@ -1,4 +1,4 @@
-"""The fields of each object in an import document (spec/import-v1.md), sized to the columns they fill."""
+"""The fields of each object in an import document (docs/import-v1.md), sized to the columns they fill."""
 from __future__ import annotations
 
 from dataclasses import dataclass
