@@ -39,4 +39,5 @@ def create_app(settings: Settings) -> Starlette:
     )
     app.state.settings = settings
     app.state.gateway = gateway
+    app.state.request_scope = db.request_scope  # what the guards open around every handler
     return app

@@ -47,5 +47,10 @@ def bind(url: str) -> Database:
     return db
 
 
+def request_scope():
+    """The connection one request's work runs in: opened for it, closed after (see create_app)."""
+    return database.connection_context()
+
+
 def is_postgres() -> bool:
     return isinstance(database.obj, PostgresqlDatabase)

@@ -1,4 +1,4 @@
-"""The one set of guards every route uses, and the database scope they open.
+"""The one set of guards every route uses, and the request scope they open (the app decides what it is).
 
     public / public_form                 anyone (the route is declared public)
     public_without_database              anyone, and no database scope (it must answer without one)
@@ -24,7 +24,6 @@ from starlette.responses import RedirectResponse, Response
 
 from .. import sessions
 from ..audit import audit
-from ..db import database
 from ..models import PatientSession, Staff, StaffSession
 from . import cookies, forms
 from .htmx import client_ip
@@ -88,7 +87,7 @@ def end_current_patient_session(request: Request) -> None:
 def _in_db(endpoint: Callable[..., Response]) -> Callable[..., Response]:
     @functools.wraps(endpoint)
     def scoped(request: Request, *args) -> Response:
-        with database.connection_context():
+        with request.app.state.request_scope():
             return endpoint(request, *args)
 
     return scoped
