@@ -1,7 +1,8 @@
 """What the pay form offers a patient session: the figures, whether it may pay, the amounts, saved cards.
 
 QuickPay and the portal's Pay page show the same form. Each showing carries a fresh key (a double
-click or a retry is one payment) and the account's payment sequence (a stale form starts nothing).
+click or a retry is one payment), the account's payment sequence (a stale form starts nothing) and
+the account it was shown for (the guarantor's: a form shown for another account starts nothing).
 """
 from __future__ import annotations
 

@@ -81,8 +81,8 @@ def begin(gateway, session: PatientSession, *, key: str | None = None, seq: int 
     key = key or payments.new_key()
     if seq is None:
         seq = Guarantor.get_by_id(session.guarantor_id).payment_seq
-    return payments.start_or_resume(gateway, session, key=key, seq=seq, choice=choice, other=other,
-                                    stored_card_id=card.id if card else None,
+    return payments.start_or_resume(gateway, session, key=key, seq=seq, account=session.guarantor.account,
+                                    choice=choice, other=other, stored_card_id=card.id if card else None,
                                     return_url=f"http://testserver/pay/return/{key}")
 
 

@@ -52,6 +52,7 @@ def pay_form(client, page="/quickpay") -> dict:
     return {
         "key": re.search(r'name="key" value="([^"]+)"', html).group(1),
         "seq": re.search(r'name="seq" value="([^"]+)"', html).group(1),
+        "account": re.search(r'name="account" value="([^"]+)"', html).group(1),
     }
 
 

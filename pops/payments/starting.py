@@ -33,6 +33,15 @@ class _Stale(PaymentRefused):
         super().__init__(MSG_STALE)
 
 
+class ShownForAnotherAccount(PaymentRefused):
+    """The form was shown for another account than the session's (or names none: a page from
+    before forms named their account). Out of date, like any stale form; what it held is not for
+    this account."""
+
+    def __init__(self):
+        super().__init__(MSG_STALE)
+
+
 @dataclass(frozen=True)
 class Started:
     attempt: PaymentAttempt
@@ -83,6 +92,7 @@ def start(
     *,
     key: str,
     seq: int,
+    account: str,
     choice: str,
     other: str = "",
     stored_card_id: int | None = None,
@@ -91,9 +101,12 @@ def start(
     """Record an attempt for the amount chosen, then open the gateway's checkout (or charge a stored card).
 
     `key` comes from the form (a retry or double click sends the same one); `seq` is the
-    guarantor's payment sequence the form was shown with (a stale form or a second tab is refused).
+    guarantor's payment sequence the form was shown with (a stale form or a second tab is refused);
+    `account` is the account the form was shown for: only ever compared, the session says who pays.
     """
     guarantor: Guarantor = session.guarantor
+    if account != guarantor.account:
+        raise ShownForAnotherAccount()
     existing = PaymentAttempt.get_or_none(PaymentAttempt.key == key)
     if existing is not None:
         return _resume(gateway, existing, guarantor, return_url)

@@ -51,9 +51,13 @@ def start(request: Request, form: FormData, session: PatientSession) -> Response
     settings = request.app.state.settings
     try:
         started = payments.start_or_resume(
-            request.app.state.gateway, session, key=key, seq=seq, choice=choice, other=other,
-            stored_card_id=stored_card_id, return_url=f"{settings.base_url}/pay/return/{key}",
+            request.app.state.gateway, session, key=key, seq=seq, account=str(form.get("account", "")),
+            choice=choice, other=other, stored_card_id=stored_card_id,
+            return_url=f"{settings.base_url}/pay/return/{key}",
         )
+    except payments.ShownForAnotherAccount as refusal:
+        # What was chosen on another account's page is not carried onto this one.
+        return show_form(request, session, error=str(refusal), status_code=400)
     except payments.PaymentRefused as refusal:
         return show_form(request, session, error=str(refusal), values=values, status_code=400)
     notify.deliver(settings)
