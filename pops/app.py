@@ -7,7 +7,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
-from . import db
+from . import crash, db
 from .gateways.sandbox import MOUNT as SANDBOX_MOUNT
 from .gateways.sandbox import SandboxGateway, hosted_page_app
 from .settings import STATIC_DIR, Settings
@@ -21,6 +21,7 @@ from .web.security import SecurityMiddleware
 def create_app(settings: Settings) -> Starlette:
     """The POPS web application for these settings (binds the models to their database)."""
     db.bind(settings.database_url)
+    crash.arm(settings.crash_at if settings.environment == "test" else None)  # the crash tests' kill switch
     gateway = SandboxGateway(settings.secret_key, settings.base_url)
     routes = [
         *public.routes,

@@ -6,6 +6,8 @@ import secrets
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from .crash import POINTS as CRASH_POINTS
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 ROOT = PACKAGE_DIR.parent
 
@@ -37,6 +39,7 @@ class Settings:
     mail_from: str = "POPS <no-reply@pops.invalid>"
     sms_url: str | None = None  # the SMS provider adapter's endpoint (JSON POST)
     sms_token: str | None = None
+    crash_at: str | None = None  # tests only (POPS_CRASH_AT): where the server kills itself (pops.crash)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -49,6 +52,10 @@ class Settings:
         environment = env.get("POPS_ENV", defaults.environment).strip().lower()
         if environment not in {"production", "development", "test"}:
             raise SettingsError("POPS_ENV must be production, development or test")
+        crash_at = env.get("POPS_CRASH_AT") or None
+        if crash_at is not None and (environment != "test" or crash_at not in CRASH_POINTS):
+            raise SettingsError("POPS_CRASH_AT is for the crash tests only: it needs POPS_ENV=test and one of "
+                                + ", ".join(CRASH_POINTS))
         return cls(
             database_url=env.get("POPS_DATABASE_URL") or defaults.database_url,
             secret_key=env.get("POPS_SECRET_KEY") or None,
@@ -60,6 +67,7 @@ class Settings:
             mail_from=env.get("POPS_MAIL_FROM") or defaults.mail_from,
             sms_url=env.get("POPS_SMS_URL") or None,
             sms_token=env.get("POPS_SMS_TOKEN") or None,
+            crash_at=crash_at,
         )
 
     @property

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from .. import balances, batches, clock, ledger
+from .. import balances, batches, clock, crash, ledger
 from ..audit import POPS, audit
 from ..db import database
 from ..gateways import ChargeResult, Gateway, GatewayUnavailable, InvalidResult
@@ -37,6 +37,7 @@ def complete(gateway: Gateway, attempt: PaymentAttempt, result_token: str) -> Pa
     except GatewayUnavailable:
         mark_pending(attempt)
         return reload(attempt)
+    crash.point(crash.DURING_RETURN)
     if result.key != attempt.key or result.status == ChargeResult.OPEN:
         return reload(attempt)
     if attempt.status not in OPEN and result.status != ChargeResult.APPROVED:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from .. import balances, clock, ledger
+from .. import balances, clock, crash, ledger
 from ..db import database
 from ..gateways import ChargeResult, CheckoutOptions, Gateway, GatewayUnavailable
 from ..i18n import N_
@@ -140,6 +140,7 @@ def start(
             amount_choice=choice,
             stored_card=card,
         )
+    crash.point(crash.AFTER_ATTEMPT)
     try:
         _close_open_attempts(gateway, guarantor, but=attempt)
         # Another payment may have settled between the check above and now: check again, on
@@ -178,6 +179,7 @@ def _resume(gateway: Gateway, attempt: PaymentAttempt, guarantor: Guarantor, ret
         except GatewayUnavailable:
             mark_pending(attempt)
             return Started(reload(attempt), None)
+        crash.point(crash.AFTER_GATEWAY)
         return Started(settle(attempt, result), None)
     try:
         checkout = gateway.create_checkout(
@@ -192,6 +194,7 @@ def _resume(gateway: Gateway, attempt: PaymentAttempt, guarantor: Guarantor, ret
             (PaymentAttempt.id == attempt.id) & PaymentAttempt.status.in_(OPEN)
         ).execute()
         return Started(reload(attempt), None)
+    crash.point(crash.AFTER_GATEWAY)
     PaymentAttempt.update(
         status=PaymentAttempt.PENDING, gateway_checkout=checkout.id, message="", updated_at=clock.now()
     ).where((PaymentAttempt.id == attempt.id) & PaymentAttempt.status.in_(OPEN)).execute()
