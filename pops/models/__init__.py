@@ -16,6 +16,7 @@ from .access import (
     StaffSession,
 )
 from .base import BaseModel, MoneyField, UTCDateTimeField
+from .limits import Throttle
 from .payments import (
     PAYMENT_STATUSES,
     RECEIPT_SOURCES,
@@ -68,6 +69,7 @@ MODELS = [
     PaymentAttempt,
     OneTimeCode,
     PatientRequest,
+    Throttle,
 ]
 """POPS's own tables, in an order that creates each after what it refers to."""
 
