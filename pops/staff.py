@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pyotp
 from argon2 import PasswordHasher
 
-from . import clock, sessions
+from . import clock, limits, sessions
 from .audit import audit
 from .db import database
 from .models import Staff, StaffSession
@@ -64,6 +64,7 @@ class Check:
     staff: Staff | None
     ok: bool
     reason: str  # "ok", "unknown", "inactive", "locked", "password", "code"
+    locks: bool = False  # this failure locked the account
 
 
 def _accept_totp(staff: Staff, code: str) -> bool:
@@ -81,17 +82,20 @@ def _accept_totp(staff: Staff, code: str) -> bool:
     return False
 
 
-def _fail(staff: Staff) -> None:
-    failures = staff.failed_sign_ins + 1
-    if failures >= MAX_FAILURES:
-        Staff.update(failed_sign_ins=0, locked_until=clock.now() + LOCKOUT).where(Staff.id == staff.id).execute()
-    else:
-        Staff.update(failed_sign_ins=Staff.failed_sign_ins + 1).where(Staff.id == staff.id).execute()
+def _fail(staff: Staff) -> bool:
+    """Count a failed sign-in; True when it is the one that locks the account (the UPDATE's row count says)."""
+    Staff.update(failed_sign_ins=Staff.failed_sign_ins + 1).where(Staff.id == staff.id).execute()
+    return bool(Staff.update(failed_sign_ins=0, locked_until=clock.now() + LOCKOUT).where(
+        (Staff.id == staff.id) & (Staff.failed_sign_ins >= MAX_FAILURES)).execute())
 
 
 def authenticate(email: str, password: str, code: str) -> Check:
-    """Check all three; a failure counts toward the lockout. Run inside a transaction."""
-    staff = Staff.get_or_none(Staff.email == email.strip().lower())
+    """Check all three; a failure counts toward the lockout. Run inside a transaction.
+
+    The staff row is locked before anything is checked, so one member's sign-ins run one at a
+    time and each reads the failures and the lock the one before it left.
+    """
+    staff = limits.locked(Staff.select().where(Staff.email == email.strip().lower())).get_or_none()
     if staff is None:
         check_password(_DUMMY, password)
         return Check(None, False, "unknown")
@@ -101,11 +105,9 @@ def authenticate(email: str, password: str, code: str) -> Check:
     if staff.locked_until is not None and clock.now() < staff.locked_until:
         return Check(staff, False, "locked")
     if not check_password(staff, password):
-        _fail(staff)
-        return Check(staff, False, "password")
+        return Check(staff, False, "password", locks=_fail(staff))
     if not _accept_totp(staff, code):
-        _fail(staff)
-        return Check(staff, False, "code")
+        return Check(staff, False, "code", locks=_fail(staff))
     Staff.update(failed_sign_ins=0, locked_until=None).where(Staff.id == staff.id).execute()
     return Check(staff, True, "ok")
 
@@ -130,10 +132,9 @@ def sign_in(email: str, password: str, code: str, *, ip: str, user_agent: str, i
         check = authenticate(email, password, code)
         if not check.ok:
             audit(check.staff, "sign_in_failed", detail=check.reason, actor=email, ip=ip)
-            if check.staff is not None and check.reason != "locked":
+            if check.locks:
                 staff = Staff.get_by_id(check.staff.id)
-                if staff.locked_until is not None and staff.locked_until > clock.now():
-                    audit(staff, "locked", detail=f"until {staff.locked_until:%Y-%m-%d %H:%M} UTC", ip=ip)
+                audit(staff, "locked", detail=f"until {staff.locked_until:%Y-%m-%d %H:%M} UTC", ip=ip)
             return SignIn(False, check.reason)
         if previous_session is not None:
             sessions.end(previous_session, "replaced")
