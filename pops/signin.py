@@ -1,7 +1,7 @@
 """Signing a patient in: who they are (name and date of birth), a code to a contact on file, a new session.
 
-One IP may look people up LOOKUPS_PER_HOUR times an hour; each lookup is an audit row, and the
-rows are what the limit counts. A View Account visit (a QuickPay session verifying with a code)
+One IP may look people up LOOKUPS_PER_HOUR times an hour (a counter per IP in the throttle
+table, moved by a conditional UPDATE; each lookup is also an audit row). A View Account visit (a QuickPay session verifying with a code)
 carries its origin and link into the new session.
 """
 from __future__ import annotations
@@ -10,11 +10,11 @@ import datetime as dt
 import unicodedata
 from dataclasses import dataclass
 
-from . import clock, otp, sessions
+from . import limits, otp, sessions
 from .audit import PATIENT, audit
 from .contacts import Destination
 from .db import database
-from .models import AuditLog, Group, Guarantor, OneTimeCode, PatientSession
+from .models import Group, Guarantor, OneTimeCode, PatientSession, Throttle
 
 LOOKUPS_PER_HOUR = 20  # per IP
 LOOKUP_ACTION = "sign_in.lookup"
@@ -42,26 +42,13 @@ def find_candidates(first: str, last: str, date_of_birth: dt.date, group: Group 
     ]
 
 
-def lookups_left(ip: str) -> bool:
-    """False once this IP has looked people up LOOKUPS_PER_HOUR times in the last hour."""
-    since = clock.now() - otp.HOUR
-    used = AuditLog.select().where(
-        (AuditLog.action == LOOKUP_ACTION) & (AuditLog.ip == ip[:64]) & (AuditLog.at > since)
-    ).count()
-    return used < LOOKUPS_PER_HOUR
-
-
-def record_lookup(ip: str, found: int) -> None:
-    audit(None, LOOKUP_ACTION, detail=f"matches: {found}", actor=PATIENT, ip=ip)
-
-
 def look_up(first: str, last: str, date_of_birth: dt.date, group: Group | None, ip: str) -> list[Guarantor] | None:
-    """The guarantors these details match, the lookup recorded against the IP; None past the hourly limit."""
+    """The guarantors these details match, the lookup counted against the IP; None past the hourly limit."""
     with database.atomic():
-        if not lookups_left(ip):
+        if not limits.take(Throttle.SIGN_IN_LOOKUP, ip[:64], LOOKUPS_PER_HOUR, otp.HOUR).ok:
             return None
         found = find_candidates(first, last, date_of_birth, group)
-        record_lookup(ip, len(found))
+        audit(None, LOOKUP_ACTION, detail=f"matches: {len(found)}", actor=PATIENT, ip=ip)
     return found
 
 
