@@ -14,9 +14,8 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from . import clock, notify
-from .db import database
-from .models import Guarantor, OneTimeCode
+from . import clock, limits, notify
+from .models import Guarantor, OneTimeCode, Throttle
 
 CODE_LIFETIME = dt.timedelta(minutes=10)
 MAX_WRONG = 5
@@ -39,13 +38,14 @@ def _hash(secret_key: str, attempt: str, code: str) -> str:
     return hmac.new(secret_key.encode(), f"pops.otp:{attempt}:{code}".encode(), hashlib.sha256).hexdigest()
 
 
-def _lock(guarantor: Guarantor) -> None:
-    """Serialize code sending per guarantor, so the hourly limit holds under concurrent requests.
+def _lock(guarantor: Guarantor, address: str) -> None:
+    """Queue code sending per guarantor and per address, so both hourly limits hold under parallel requests.
 
-    SQLite transactions take the write lock up front (IMMEDIATE); PostgreSQL locks the row.
+    Many guarantors may share an address (a family, a carrier's email), so the address has its
+    own lock; the guarantor's row is always locked first, the address second.
     """
-    if database.for_update:
-        Guarantor.select(Guarantor.id).where(Guarantor.id == guarantor.id).for_update().execute()
+    limits.locked(Guarantor.select(Guarantor.id).where(Guarantor.id == guarantor.id)).execute()
+    limits.lock(Throttle.CODE_ADDRESS, address)
 
 
 def sends_left(guarantor: Guarantor, address: str) -> bool:
@@ -66,7 +66,7 @@ def send_code(
     """
     if channel not in {"sms", "email"} or purpose not in SUBJECTS:
         raise ValueError(f"cannot send a {purpose} code by {channel}")
-    _lock(guarantor)
+    _lock(guarantor, address)
     if not sends_left(guarantor, address):
         raise RateLimited()
     attempt = secrets.token_urlsafe(24)
