@@ -2,18 +2,26 @@
 
 A code is 20 Crockford base32 characters printed in groups of four: one for the purpose,
 fourteen random (70 bits), five of a truncated HMAC signature (25 bits, itsdangerous, one
-salt per purpose). A forged or mistyped code fails the signature before any database query.
+salt per purpose). A forged or mistyped code fails the signature before any link is looked up.
+
+Unknown and forged codes are counted per IP address (the throttle table, a conditional UPDATE):
+BAD_CODES_PER_WINDOW in BAD_CODE_WINDOW, then that address's unknown codes are refused for
+THROTTLE_FOR, recorded once in the audit log. A genuine code is always honoured, throttled or
+not: many patients share one address (a carrier's, a clinic's Wi-Fi).
 """
 from __future__ import annotations
 
 import base64
 import datetime as dt
+import math
 import secrets
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-from . import clock, signing
-from .models import Guarantor, Link, Staff, Statement
+from . import clock, limits, signing
+from .audit import POPS, audit
+from .db import database
+from .models import Guarantor, Link, Staff, Statement, Throttle
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _DECODE = {c: c for c in ALPHABET} | {"O": "0", "I": "1", "L": "1"}
@@ -25,6 +33,9 @@ PURPOSES = {"sms": "S", "email": "E", "statement": "Q", "desk": "D"}
 _PURPOSE_OF = {v: k for k, v in PURPOSES.items()}
 ORIGIN_OF_PURPOSE = {"sms": "sms_link", "email": "email_link", "statement": "statement_qr", "desk": "desk_qr"}
 _WRAPPING = " \t\r\n\"'“”‘’<>()[]{}.,;:!?"
+BAD_CODES_PER_WINDOW = 60  # unknown or forged codes per IP address
+BAD_CODE_WINDOW = dt.timedelta(minutes=10)
+THROTTLE_FOR = dt.timedelta(minutes=10)
 
 
 def _signature(secret_key: str, purpose: str, body: str) -> str:
@@ -126,19 +137,45 @@ def url(base_url: str, code: str) -> str:
 
 @dataclass(frozen=True)
 class Redemption:
-    status: str  # "ok", "unknown" (404), "expired", "used_up", "revoked" (410)
+    status: str  # "ok", "unknown" (404), "expired", "used_up", "revoked" (410), "throttled" (429)
     link: Link | None = None
+    retry_after: int = 0  # seconds, when throttled
 
     @property
     def ok(self) -> bool:
         return self.status == "ok"
 
+    @property
+    def wait_minutes(self) -> int:
+        return math.ceil(self.retry_after / 60)
 
-def redeem(text: str, secret_key: str) -> Redemption:
-    """Use one access of a link. The counter moves in one conditional UPDATE, never read-then-write."""
+
+def redeem(text: str, secret_key: str, *, ip: str | None = None) -> Redemption:
+    """Use one access of a link. The counter moves in one conditional UPDATE, never read-then-write.
+
+    From a request (`ip` given), an unknown or forged code counts against the address and may be
+    answered "throttled" instead of "unknown".
+    """
     genuine = verify(text, secret_key)
-    if genuine is None:
-        return Redemption("unknown")
+    result = _use(genuine) if genuine is not None else Redemption("unknown")
+    if result.status != "unknown" or ip is None:
+        return result
+    return _count_bad_code(ip)
+
+
+def _count_bad_code(ip: str) -> Redemption:
+    with database.atomic():
+        verdict = limits.take(Throttle.LINK, ip[:64], BAD_CODES_PER_WINDOW, BAD_CODE_WINDOW, block=THROTTLE_FOR)
+        if verdict.ok:
+            return Redemption("unknown")
+        if verdict.blocked_now:
+            audit(None, "link_throttled", actor=POPS, ip=ip,
+                  detail=f"{BAD_CODES_PER_WINDOW} unknown or forged codes within {BAD_CODE_WINDOW.seconds // 60} "
+                         f"minutes; refused for {THROTTLE_FOR.seconds // 60} minutes")
+    return Redemption("throttled", retry_after=verdict.retry_after_seconds)
+
+
+def _use(genuine: GenuineCode) -> Redemption:
     now = clock.now()
     used = (
         Link.update(uses=Link.uses + 1)

@@ -14,16 +14,19 @@ from .htmx import client_ip
 from .render import render
 
 NO_REFERRER = {"Referrer-Policy": "no-referrer"}
+ERROR_STATUS = {"unknown": 404, "throttled": 429}  # expired, used up and revoked: 410
 
 
 @public
 def open_link(request: Request) -> Response:
     """/q/CODE: use one access, start a QuickPay session, and leave the code out of the URL."""
-    result = links.redeem(request.path_params["code"], request.app.state.settings.secret_key)
+    result = links.redeem(request.path_params["code"], request.app.state.settings.secret_key, ip=client_ip(request))
     if not result.ok:
         group = result.link.guarantor.group if result.link else None
-        return render(request, "patient/link_error.html", {"status": result.status, "group": group},
-                      status_code=404 if result.status == "unknown" else 410, headers=NO_REFERRER)
+        headers = {**NO_REFERRER, "Retry-After": str(result.retry_after)} if result.retry_after else NO_REFERRER
+        return render(request, "patient/link_error.html",
+                      {"status": result.status, "group": group, "wait_minutes": result.wait_minutes},
+                      status_code=ERROR_STATUS.get(result.status, 410), headers=headers)
     link = result.link
     end_current_patient_session(request)
     token, _ = sessions.start_patient(
