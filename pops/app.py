@@ -16,6 +16,7 @@ from .web.portal import pages as portal_pages
 from .web.portal import pay, profile, receipts
 from .web import staff
 from .web.security import SecurityMiddleware
+from .web.validity import ValidityMiddleware
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -36,7 +37,10 @@ def create_app(settings: Settings) -> Starlette:
     app = Starlette(
         routes=routes,
         exception_handlers={404: public.not_found},
-        middleware=[Middleware(SecurityMiddleware, base_url=settings.base_url)],
+        middleware=[
+            Middleware(SecurityMiddleware, base_url=settings.base_url),
+            Middleware(ValidityMiddleware),  # inside: its refusals carry the security headers
+        ],
     )
     app.state.settings = settings
     app.state.gateway = gateway

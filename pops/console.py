@@ -265,10 +265,11 @@ def group_changes(group: Group, form: dict[str, str]) -> tuple[dict[str, object]
             continue
         text = str(form.get(field, "")).strip()
         if field in INT_FIELDS:
-            if not text.isdigit() or int(text) < 1 or int(text) > 100_000:
+            number = int(text) if re.fullmatch(r"[0-9]{1,6}", text) else 0  # not "²", "١٢", nor 5,000 digits
+            if not 1 <= number <= 100_000:
                 errors[field] = "Use a whole number of at least 1."
             else:
-                values[field] = int(text)
+                values[field] = number
             continue
         if len(text) > TEXT_LIMITS[field]:
             errors[field] = f"Use at most {TEXT_LIMITS[field]} characters."

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping
 from zoneinfo import ZoneInfo
 
-from . import batches, clock, dates
+from . import batches, clock, dates, ids
 from .batches import PaymentRow, Totals
 from .models import (
     SESSION_ORIGINS,
@@ -109,12 +109,9 @@ class PaymentFilters:
         errors: list[str] = []
         date_from = parse_date(params.get("from"), "From", errors)
         date_to = parse_date(params.get("to"), "To", errors)
-        batch = None
-        if (params.get("batch") or "").strip():
-            try:
-                batch = int(params["batch"])
-            except ValueError:
-                errors.append("Batch must be a batch number.")
+        batch = ids.parse_id(params.get("batch"))
+        if batch is None and (params.get("batch") or "").strip():
+            errors.append("Batch must be a batch number.")
         if default_range and date_from is None and date_to is None and batch is None:
             date_from, date_to = _default_range()
         if date_from and date_to and date_from > date_to:

@@ -65,7 +65,7 @@ def check_card(number: str, expiry: str, cvc: str, require_cvv: bool, today: dt.
     """Validate what was typed on the hosted page: errors by field, or (digits, month, year)."""
     errors: dict[str, str] = {}
     digits = re.sub(r"[\s-]", "", number or "")
-    if not digits.isdigit() or not 12 <= len(digits) <= 19:
+    if not (digits.isascii() and digits.isdigit()) or not 12 <= len(digits) <= 19:
         errors["number"] = "Enter the card number (12 to 19 digits)."
     elif not luhn_ok(digits):
         errors["number"] = "That card number is not valid. Please check it."

@@ -32,10 +32,17 @@ def htmx(request: Request) -> Htmx:
             boosted=headers.get("hx-boosted") == "true",
             target=headers.get("hx-target"),
             history_restore=headers.get("hx-history-restore-request") == "true",
-            current_path=urlsplit(headers.get("hx-current-url", "")).path if is_htmx else "",
+            current_path=_path(headers.get("hx-current-url", "")) if is_htmx else "",
         )
         request.state.htmx = found
     return found
+
+
+def _path(url: str) -> str:
+    try:
+        return urlsplit(url).path
+    except ValueError:  # "http://[::1": not a URL a browser sends
+        return ""
 
 
 def client_ip(request: Request) -> str:

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ... import accounts, ledger, payments
+from ... import accounts, ids, ledger, payments
 from ...i18n import N_
 from ...models import PatientSession
 from ..chrome import page
@@ -60,7 +60,7 @@ def appointments(request: Request, session: PatientSession) -> Response:
         return render(request, "portal/appointments.html", page(session, N_("Appointments"), active="/appointments",
                       enabled=False), status_code=404)
     raw = request.query_params.get("patient", "")
-    patient_id = int(raw) if raw.isdigit() and len(raw) < 12 else None
+    patient_id = ids.parse_id(raw)
     return render(request, "portal/appointments.html", page(
         session, N_("Appointments"), active="/appointments",
         enabled=True,

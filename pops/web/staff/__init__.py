@@ -2,6 +2,7 @@
 receipts and the records. `routes` is every staff route, in the order they are matched."""
 from __future__ import annotations
 
+from .. import validity  # first: its id convertor must be registered before `{id:int}` routes compile
 from . import admin, auth, batches, console, mirror, receipts, records, reports, requests
 
 routes = [

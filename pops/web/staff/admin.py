@@ -75,16 +75,9 @@ def staff_create(request: Request, form: FormData, staff_session) -> Response:
     }, headers={"Cache-Control": "no-store"})
 
 
-def _staff_member(request: Request):
-    try:
-        return console.staff_member(int(request.path_params["id"]))
-    except ValueError:
-        return None
-
-
 @staff_form(admin=True)
 def staff_deactivate(request: Request, form: FormData, staff_session) -> Response:
-    member = _staff_member(request)
+    member = console.staff_member(request.path_params["id"])
     if member is None:
         return not_found(request, staff_session)
     if not console.deactivate(member, staff_session.staff, ip=client_ip(request)):
@@ -94,7 +87,7 @@ def staff_deactivate(request: Request, form: FormData, staff_session) -> Respons
 
 @staff_form(admin=True)
 def staff_unlock(request: Request, form: FormData, staff_session) -> Response:
-    member = _staff_member(request)
+    member = console.staff_member(request.path_params["id"])
     if member is None:
         return not_found(request, staff_session)
     console.unlock(member, staff_session.staff, ip=client_ip(request))
@@ -106,6 +99,6 @@ routes = [
     Route("/staff/admin/groups/{code}", group_edit, methods=["GET"]),
     Route("/staff/admin/groups/{code}", group_save, methods=["POST"]),
     Route("/staff/admin/staff", staff_create, methods=["POST"]),
-    Route("/staff/admin/staff/{id}/deactivate", staff_deactivate, methods=["POST"]),
-    Route("/staff/admin/staff/{id}/unlock", staff_unlock, methods=["POST"]),
+    Route("/staff/admin/staff/{id:int}/deactivate", staff_deactivate, methods=["POST"]),
+    Route("/staff/admin/staff/{id:int}/unlock", staff_unlock, methods=["POST"]),
 ]

@@ -5,7 +5,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ... import audit, console
+from ... import audit, console, ids
 from ..guards import staff_page
 from ..htmx import client_ip
 from ..render import render
@@ -22,8 +22,7 @@ def outbox(request: Request, staff_session) -> Response:
 
 @staff_page(admin=True)
 def audit_page(request: Request, staff_session) -> Response:
-    before = request.query_params.get("before", "")
-    rows = audit.recent(before_id=int(before) if before.isdigit() else None)
+    rows = audit.recent(before_id=ids.parse_id(request.query_params.get("before")))
     return render(request, "staff/records/audit.html", {
         "title": "Audit log", "staff_session": staff_session, "active": "audit", "rows": rows,
     })

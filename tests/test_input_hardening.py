@@ -1,0 +1,189 @@
+"""Input no handler should ever see: NUL bytes and invalid UTF-8 (400 before any handler), bodies over
+the limit (413), ids beyond any database id (404)."""
+from __future__ import annotations
+
+import pytest
+
+from pops.models import AuditLog, Staff
+from pops.schema import TABLES
+from pops.web.validity import address_valid
+
+from factories import PASSWORD, build_ledger
+from http_helpers import CSRF, give_staff_session, post_form, sign_in_as
+
+NOT_VALID = "That address or form is not valid"
+
+
+@pytest.fixture
+def signed_in(client, guarantor, admin):
+    """`client` signed in to Maria's portal (her ledger built) and to the console as an admin."""
+    build_ledger(guarantor)
+    sign_in_as(client, guarantor)
+    give_staff_session(client, admin)
+    return client
+
+
+def row_counts() -> dict[str, int]:
+    return {model._meta.table_name: model.select().count() for model in TABLES}
+
+
+def assert_not_valid(response) -> None:
+    assert response.status_code == 400, response.text[:300]
+    assert NOT_VALID in response.text
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert "default-src 'self'" in response.headers["content-security-policy"]
+
+
+# --- NUL bytes and invalid UTF-8: 400 before any handler ---------------------------------------
+
+ANYONE = ["/login?group=%00", "/logged-out?group=%00", "/brand/%00.css", "/pay/result/%00", "/pay/return/%00",
+          "/sandbox-gateway/checkout/%00", "/q/%00", "/login?group=%FF", "/brand/%C3%28.css", "/%00",
+          "/staff/login?next=%00", "/login?group=a%00b&x=1", "/login?gr%00oup=RFM"]
+
+
+@pytest.mark.parametrize("url", ANYONE)
+def test_a_nul_or_bad_utf8_anywhere_in_the_address_is_400(client, guarantor, url):
+    assert_not_valid(client.get(url))
+
+
+@pytest.mark.parametrize("url", ["/statements/%00", "/receipts/%00", "/receipts/%00/detail", "/statements?x=%FF"])
+def test_signed_in_patient_pages_refuse_a_nul(signed_in, url):
+    before = row_counts()
+    assert_not_valid(signed_in.get(url))
+    assert row_counts() == before
+
+
+@pytest.mark.parametrize("url", ["/staff/guarantors/%00", "/staff/receipts/%00", "/staff/find?name=%00",
+                                 "/staff/admin/groups/%00", "/staff/batches?group=%00"])
+def test_signed_in_staff_pages_refuse_a_nul(signed_in, url):
+    before = row_counts()
+    assert_not_valid(signed_in.get(url))
+    assert row_counts() == before
+
+
+def test_the_refusal_is_a_fragment_for_htmx(client):
+    response = client.get("/login?group=%00", headers={"HX-Request": "true"})
+    assert_not_valid(response)
+    assert "<html" not in response.text
+
+
+@pytest.mark.parametrize("email", ["desk\x00@example.org", "\x00"])
+def test_staff_sign_in_with_a_nul_in_the_email_is_400_and_counts_nothing(client, admin, email):
+    before = row_counts()
+    response = post_form(client, "/staff/login", {"email": email, "password": PASSWORD, "code": "123456"})
+    assert_not_valid(response)
+    assert row_counts() == before
+
+
+@pytest.mark.parametrize("body", [b"csrf=" + CSRF.encode() + b"&email=a\xffb", b"csrf=" + CSRF.encode() + b"&email=%FF",
+                                  b"csrf=" + CSRF.encode() + b"&email=%00", b"csrf=" + CSRF.encode() + b"&em%00ail=x"])
+def test_a_form_body_with_a_nul_or_bad_utf8_is_400(client, admin, body):
+    response = client.post("/staff/login", content=body,
+                           headers={"content-type": "application/x-www-form-urlencoded"})
+    assert_not_valid(response)
+    assert AuditLog.select().count() == 0
+
+
+def test_a_cookie_with_a_nul_is_400(client, guarantor):
+    client.cookies.set("pops_session", "abc%00def")
+    assert_not_valid(client.get("/home"))
+    client.cookies.set("pops_session", '"abc\\000def"')  # an octal escape the cookie parser decodes to NUL
+    assert_not_valid(client.get("/home"))
+
+
+def _scope(path: bytes = b"/", query: bytes = b"", headers=()) -> dict:
+    return {"type": "http", "method": "GET", "path": path.decode("utf-8", "replace"), "raw_path": path,
+            "query_string": query, "headers": list(headers)}
+
+
+@pytest.mark.parametrize("scope,ok", [
+    (_scope(b"/receipts/R-1", b"x=%C3%A9", [(b"cookie", b"pops_session=abc")]), True),
+    (_scope(b"/receipts/\xff"), False),  # bytes a test client cannot send: checked directly
+    (_scope(b"/receipts/%ff"), False),
+    (_scope(query=b"name=\xc3"), False),
+    (_scope(headers=[(b"cookie", b"pops_session=ab\xff")]), False),
+    (_scope(headers=[(b"cookie", b"pops_session=ab%FF")]), False),
+    (_scope(headers=[(b"user-agent", b"x\x00y")]), False),
+])
+def test_the_address_check_on_raw_bytes(scope, ok):
+    assert address_valid(scope) is ok
+
+
+def test_a_form_over_one_megabyte_is_413(client, admin):
+    body = b"csrf=" + CSRF.encode() + b"&email=" + b"a" * (1024 * 1024)
+    response = client.post("/staff/login", content=body,
+                           headers={"content-type": "application/x-www-form-urlencoded"})
+    assert response.status_code == 413
+    assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_a_valid_form_still_reaches_its_handler(client, admin):
+    response = post_form(client, "/staff/login", {"email": "admin@example.org", "password": "wrong", "code": "1"})
+    assert response.status_code not in {400, 413} and NOT_VALID not in response.text
+
+
+# --- ids beyond any database id: 404 ----------------------------------------------------------
+
+HUGE = "99999999999999999999"
+
+
+@pytest.mark.parametrize("url", [f"/staff/batches/{HUGE}", f"/staff/batches/{HUGE}.csv",
+                                 f"/staff/batches/{HUGE}/close", "/staff/batches/9223372036854775808",
+                                 "/staff/batches/-1", "/staff/batches/%D9%A1%D9%A2%D9%A3"])
+def test_batch_ids_beyond_a_database_id_are_404(signed_in, url):
+    assert signed_in.get(url).status_code == 404
+
+
+@pytest.mark.parametrize("path", [f"/staff/admin/staff/{HUGE}/deactivate", f"/staff/admin/staff/{HUGE}/unlock",
+                                  f"/staff/requests/{HUGE}/handled", f"/staff/requests/contacts/{HUGE}/handled",
+                                  f"/staff/batches/{HUGE}/close", "/staff/admin/staff/%D9%A1/deactivate",
+                                  "/staff/admin/staff/-1/deactivate"])
+def test_forms_on_ids_beyond_a_database_id_are_404(signed_in, path):
+    before = row_counts()
+    assert post_form(signed_in, path).status_code == 404
+    assert row_counts() == before
+
+
+def test_a_real_staff_member_is_still_found(signed_in, staff):
+    assert post_form(signed_in, f"/staff/admin/staff/{staff.id}/deactivate").status_code == 303
+    assert not Staff.get_by_id(staff.id).active
+
+
+@pytest.mark.parametrize("query", [f"batch={HUGE}", "batch=-1", "batch=%D9%A1"])
+def test_a_report_on_a_batch_beyond_a_database_id_is_an_error_not_a_crash(signed_in, query):
+    response = signed_in.get(f"/staff/reports/payments?{query}")
+    assert response.status_code == 200 and "Batch must be a batch number." in response.text
+
+
+def test_an_audit_page_before_a_huge_id_is_not_a_crash(signed_in):
+    assert signed_in.get(f"/staff/audit?before={HUGE}").status_code == 200
+    assert signed_in.get("/staff/audit?before=%D9%A1").status_code == 200
+
+
+# --- numbers written in other digits, or too long to be numbers ---------------------------------
+
+@pytest.mark.parametrize("value", ["²", "9" * 5000, "١٢", "-5", "0"])
+def test_a_group_option_that_is_no_whole_number_is_an_error(signed_in, guarantor, value):
+    from pops.models import Group
+
+    response = post_form(signed_in, "/staff/admin/groups/RFM", {
+        "name": "Riverside", "brand_color": "#1f5f8b", "timezone": "America/Chicago", "landing_page": "home",
+        "session_idle_timeout": value})
+    assert response.status_code == 422 and "Use a whole number of at least 1." in response.text
+    assert Group.get_by_id(guarantor.group_id).session_idle_timeout == 15
+
+
+@pytest.mark.parametrize("value", ["%C2%B2", "99999999999999999999", "-1", "%D9%A1"])
+def test_appointments_for_a_patient_that_is_no_id(signed_in, value):
+    assert signed_in.get(f"/appointments?patient={value}").status_code == 200
+
+
+def test_a_sandbox_card_number_in_other_digits_is_an_error():
+    import datetime as dt
+
+    from pops.gateways.sandbox_page import check_card
+
+    errors, card = check_card("²" * 16, "12/30", "123", True, dt.date(2026, 11, 23))
+    assert card is None and "number" in errors
+
+
