@@ -30,17 +30,22 @@ class BatchList:
     open_batches: list[BatchSummary]
     closed_batches: list[BatchSummary]
     groups: list[Group]  # the filter's choices
+    refused: bool = False  # a day beyond the filters' range: nothing was listed or recorded
 
 
 def batch_list(group_code: str, typed_from: str | None, typed_to: str | None, staff: Staff, *, ip: str) -> BatchList:
     """Every open batch, and the closed ones of these days (the last DEFAULT_DAYS in the practice when no
-    date is typed), of one group or all. A bad group or date is an error and lists nothing. Recorded."""
+    date is typed), of one group or all. A bad group or date is an error and lists nothing. Recorded,
+    unless a day is beyond the filters' range (refused)."""
     errors: list[str] = []
     group = Group.get_or_none(Group.code == group_code) if group_code else None
     if group_code and group is None:
         errors.append(f"There is no group {group_code}.")
-    day_from = reports.parse_date(typed_from, "From", errors)
-    day_to = reports.parse_date(typed_to, "To", errors)
+    try:
+        day_from = reports.parse_date(typed_from, "From", errors)
+        day_to = reports.parse_date(typed_to, "To", errors)
+    except reports.DateOutOfRange as exc:
+        return BatchList(group_code, None, None, [str(exc)], [], [], groups_by_code(), refused=True)
     if day_from is None and day_to is None and not typed_from and not typed_to:
         day_to = reports.practice_today(group)
         day_from = day_to - dt.timedelta(days=DEFAULT_DAYS - 1)

@@ -13,9 +13,9 @@ from .models import SESSION_ORIGINS, Group, Staff
 
 PAYMENTS = "payments"
 SESSIONS = "sessions"
-_RUNS: dict[str, tuple[Any, Callable]] = {
-    PAYMENTS: (reports.PaymentFilters, reports.payments_report),
-    SESSIONS: (reports.SessionFilters, reports.session_report),
+_RUNS: dict[str, tuple[Any, Callable, Callable]] = {  # filters, run, the report of nothing
+    PAYMENTS: (reports.PaymentFilters, reports.payments_report, reports.PaymentsReport.empty),
+    SESSIONS: (reports.SessionFilters, reports.session_report, reports.SessionReport.empty),
 }
 
 
@@ -26,6 +26,7 @@ class ReportPage:
     report: Any  # reports.PaymentsReport or reports.SessionReport
     groups: list[Group]
     choices: dict[str, Any]  # the rest of the form's choices, by name
+    refused: bool = False  # a day beyond the reports' range: nothing was run or recorded
 
     @property
     def query(self) -> str:
@@ -34,7 +35,7 @@ class ReportPage:
 
 
 def _run(name: str, action: str, params: Mapping[str, str], staff: Staff, ip: str):
-    filters_type, run = _RUNS[name]
+    filters_type, run, _ = _RUNS[name]
     filters, errors = filters_type.from_params(params)
     report = run(filters)
     audit(staff, action, detail=f"{name} {urlencode(filters.params())}", ip=ip)
@@ -42,8 +43,14 @@ def _run(name: str, action: str, params: Mapping[str, str], staff: Staff, ip: st
 
 
 def page(name: str, params: Mapping[str, str], staff: Staff, *, ip: str) -> ReportPage:
-    """Report `name` (PAYMENTS or SESSIONS) for the query's filters (a bad one is an error, its default used)."""
-    filters, errors, report = _run(name, "run_report", params, staff, ip)
+    """Report `name` (PAYMENTS or SESSIONS) for the query's filters (a bad one is an error, its default used;
+    a day beyond the range refuses the run)."""
+    try:
+        filters, errors, report = _run(name, "run_report", params, staff, ip)
+    except reports.DateOutOfRange as exc:
+        filters_type, _, empty = _RUNS[name]
+        return ReportPage(filters_type(), [str(exc)], empty(filters_type()), groups_by_code(), _choices(name),
+                          refused=True)
     return ReportPage(filters, errors, report, groups_by_code(), _choices(name))
 
 
@@ -55,5 +62,5 @@ def _choices(name: str) -> dict[str, Any]:
 
 
 def csv(name: str, params: Mapping[str, str], staff: Staff, *, ip: str) -> str:
-    """Report `name` for the query's filters, as CSV."""
+    """Report `name` for the query's filters, as CSV; DateOutOfRange for a day beyond the range."""
     return _run(name, "export_report", params, staff, ip)[2].csv()

@@ -45,15 +45,25 @@ SESSION_COLUMNS = ("session", "origin", "auth", "account", "guarantor", "group",
                    "end_reason", "pages", "payment_outcome")
 CONTACT_COLUMNS = ("account", "field", "old_value", "new_value", "changed_at")
 _SLACK = dt.timedelta(days=2)  # wider than any time zone's offset: a UTC window, then exact local dates
+# The days a report or batch filter may name (a year 0001 or 9999 is a typo, and beyond any window).
+FIRST_DAY = dt.date(2000, 1, 1)
+LAST_DAY = dt.date(2099, 12, 31)
+
+
+class DateOutOfRange(ValueError):
+    """A report or batch filter names a day outside FIRST_DAY..LAST_DAY: refused (422), nothing is run."""
 
 
 def parse_date(text: str | None, label: str, errors: list[str]) -> dt.date | None:
-    """A typed date, None when empty; a bad one adds a message to `errors`."""
+    """A typed date, None when empty; a bad one adds a message to `errors`; one outside
+    FIRST_DAY..LAST_DAY raises DateOutOfRange."""
     if not (text or "").strip():
         return None
     day = dates.parse_date(text, dates.ISO)
     if day is None:
         errors.append(f"{label} must be a date like 2026-11-23.")
+    elif not FIRST_DAY <= day <= LAST_DAY:
+        raise DateOutOfRange(f"{label} must be between {FIRST_DAY.isoformat()} and {LAST_DAY.isoformat()}.")
     return day
 
 
@@ -144,6 +154,10 @@ class PaymentsReport:
     rows: list[PaymentRow]
     totals: Totals
     grouped: list[tuple[str, Totals]]
+
+    @classmethod
+    def empty(cls, filters: PaymentFilters) -> "PaymentsReport":
+        return cls(filters, [], Totals(), [])
 
     def csv(self) -> str:
         """The same rows in the export format (docs/export-v1.md)."""
@@ -329,6 +343,10 @@ class SessionReport:
     by_period: list[tuple[str, UsageTotals]] = field(default_factory=list)
     by_group: list[tuple[str, UsageTotals]] = field(default_factory=list)
     by_origin: list[tuple[str, UsageTotals]] = field(default_factory=list)
+
+    @classmethod
+    def empty(cls, filters: SessionFilters) -> "SessionReport":
+        return cls(filters, [], UsageTotals())
 
     def csv(self) -> str:
         return _csv(SESSION_COLUMNS, (row.csv_values() for row in self.rows))

@@ -1,5 +1,6 @@
 """Input no handler should ever see: NUL bytes and invalid UTF-8 (400 before any handler), bodies over
-the limit (413), ids beyond any database id (404)."""
+the limit (413), report and batch dates beyond the filters' range (422), ids beyond any database id
+(404)."""
 from __future__ import annotations
 
 import pytest
@@ -120,6 +121,37 @@ def test_a_form_over_one_megabyte_is_413(client, admin):
 def test_a_valid_form_still_reaches_its_handler(client, admin):
     response = post_form(client, "/staff/login", {"email": "admin@example.org", "password": "wrong", "code": "1"})
     assert response.status_code not in {400, 413} and NOT_VALID not in response.text
+
+
+# --- report and batch dates: 2000-01-01 to 2099-12-31 -----------------------------------------
+
+@pytest.mark.parametrize("url", [
+    "/staff/reports/sessions?to=9999-12-31", "/staff/reports/payments?from=0001-01-01",
+    "/staff/reports/sessions.csv?to=9999-12-31", "/staff/reports/payments.csv?from=0001-01-01",
+    "/staff/reports/payments?from=1999-12-31&by=batch", "/staff/reports/payments?to=2100-01-01&by=posted",
+    "/staff/batches?from=0001-01-01", "/staff/batches?to=9999-12-31",
+])
+def test_report_and_batch_dates_out_of_range_are_422_naming_the_range(signed_in, url):
+    before = row_counts()
+    response = signed_in.get(url)
+    assert response.status_code == 422, response.text[:300]
+    assert "2000-01-01" in response.text and "2099-12-31" in response.text
+    assert row_counts() == before
+
+
+def test_the_range_is_inclusive(signed_in):
+    for url in ["/staff/reports/payments?from=2000-01-01&to=2099-12-31",
+                "/staff/reports/sessions.csv?from=2000-01-01&to=2099-12-31",
+                "/staff/batches?from=2000-01-01&to=2099-12-31"]:
+        assert signed_in.get(url).status_code == 200, url
+
+
+def test_dates_of_birth_keep_any_past_date(signed_in, guarantor):
+    from pops.models import Guarantor
+
+    Guarantor.update(date_of_birth="1890-05-01").where(Guarantor.id == guarantor.id).execute()
+    found = signed_in.get("/staff/find?dob=05/01/1890")
+    assert found.status_code == 200 and "A1001" in found.text
 
 
 # --- ids beyond any database id: 404 ----------------------------------------------------------

@@ -27,7 +27,7 @@ def batch_list(request: Request, staff_session) -> Response:
         "title": "Reference batches", "staff_session": staff_session, "active": "batches", "groups": found.groups,
         "group_code": found.group_code, "day_from": found.day_from, "day_to": found.day_to, "errors": found.errors,
         "open_batches": found.open_batches, "closed_batches": found.closed_batches,
-    }, status_code=400 if found.errors else 200)
+    }, status_code=422 if found.refused else 400 if found.errors else 200)
 
 
 def _review_context(staff_session, review: console_batches.Review) -> dict:

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from ... import console_reports
+from ... import console_reports, reports
 from ...console_reports import PAYMENTS, SESSIONS
 from ..guards import staff_page
 from ..htmx import client_ip
@@ -23,11 +23,14 @@ def _page(request: Request, staff_session, name: str) -> Response:
         "title": TITLES[name], "staff_session": staff_session, "active": "reports", "report_name": name,
         "filters": page.filters, "errors": page.errors, "report": page.report, "groups": page.groups,
         "csv_url": f"/staff/reports/{name}.csv?{page.query}", **page.choices,
-    })
+    }, status_code=422 if page.refused else 200)
 
 
 def _csv(request: Request, staff_session, name: str) -> Response:
-    text = console_reports.csv(name, request.query_params, staff_session.staff, ip=client_ip(request))
+    try:
+        text = console_reports.csv(name, request.query_params, staff_session.staff, ip=client_ip(request))
+    except reports.DateOutOfRange as exc:
+        return PlainTextResponse(str(exc), status_code=422)
     return csv_download(text, CSV_FILES[name])
 
 
