@@ -38,7 +38,7 @@ def create_app(settings: Settings) -> Starlette:
         routes=routes,
         exception_handlers={404: public.not_found},
         middleware=[
-            Middleware(SecurityMiddleware, base_url=settings.base_url),
+            Middleware(SecurityMiddleware, base_url=settings.base_url, trusted_proxies=settings.trusted_proxies),
             Middleware(ValidityMiddleware),  # inside: its refusals carry the security headers
         ],
     )

@@ -37,7 +37,10 @@ def _serve(settings: Settings, host: str, port: int) -> int:
     db.close()
     app = create_app(settings)
     _settle_in_background(app)
-    uvicorn.run(app, host=host, port=port, proxy_headers=True, log_level="info", server_header=False)
+    # X-Forwarded-For and -Proto count only from the trusted proxies (the app's HSTS rule follows the same list).
+    proxies = settings.trusted_proxies
+    uvicorn.run(app, host=host, port=port, proxy_headers=bool(proxies),
+                forwarded_allow_ips="*" if "*" in proxies else ",".join(proxies), log_level="info", server_header=False)
     return 0
 
 

@@ -1,6 +1,7 @@
 """Settings from POPS_* environment variables."""
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from dataclasses import dataclass, replace
@@ -40,6 +41,7 @@ class Settings:
     sms_url: str | None = None  # the SMS provider adapter's endpoint (JSON POST)
     sms_token: str | None = None
     crash_at: str | None = None  # tests only (POPS_CRASH_AT): where the server kills itself (pops.crash)
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1",)  # addresses (or networks, or "*") whose X-Forwarded-* count
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -68,6 +70,7 @@ class Settings:
             sms_url=env.get("POPS_SMS_URL") or None,
             sms_token=env.get("POPS_SMS_TOKEN") or None,
             crash_at=crash_at,
+            trusted_proxies=trusted_proxies(env.get("POPS_TRUSTED_PROXIES", ",".join(defaults.trusted_proxies))),
         )
 
     @property
@@ -91,6 +94,17 @@ class Settings:
                 "(or set POPS_ENV=development to let POPS generate and keep one for a trial)"
             )
         return replace(self, secret_key=kept_secret(self.data_dir))
+
+
+def trusted_proxies(text: str) -> tuple[str, ...]:
+    """POPS_TRUSTED_PROXIES: comma-separated IP addresses or networks (10.0.0.0/8), or "*" for any."""
+    entries = tuple(entry.strip() for entry in text.split(",") if entry.strip())
+    for entry in (e for e in entries if e != "*"):
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError as exc:
+            raise SettingsError(f"POPS_TRUSTED_PROXIES: {entry!r} is not an IP address or network") from exc
+    return entries
 
 
 def kept_secret(data_dir: Path) -> str:

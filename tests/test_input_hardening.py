@@ -1,18 +1,22 @@
 """Input no handler should ever see: NUL bytes and invalid UTF-8 (400 before any handler), bodies over
 the limit (413), report and batch dates beyond the filters' range (422), ids beyond any database id
-(404)."""
+(404); and Strict-Transport-Security over https."""
 from __future__ import annotations
+
+import dataclasses
 
 import pytest
 
 from pops.models import AuditLog, Staff
 from pops.schema import TABLES
+from pops.settings import Settings, SettingsError
 from pops.web.validity import address_valid
 
 from factories import PASSWORD, build_ledger
-from http_helpers import CSRF, give_staff_session, post_form, sign_in_as
+from http_helpers import CSRF, give_staff_session, open_browser, post_form, sign_in_as
 
 NOT_VALID = "That address or form is not valid"
+HSTS = "max-age=63072000"
 
 
 @pytest.fixture
@@ -219,3 +223,64 @@ def test_a_sandbox_card_number_in_other_digits_is_an_error():
     assert card is None and "number" in errors
 
 
+# --- Strict-Transport-Security ----------------------------------------------------------------
+
+def _browser(settings, **changes):
+    from pops.app import create_app
+
+    return open_browser(create_app(dataclasses.replace(settings, **changes)))
+
+
+def test_no_hsts_over_plain_http(client):
+    assert "strict-transport-security" not in client.get("/").headers
+
+
+def test_hsts_when_the_base_url_is_https(settings, db):
+    with _browser(settings, base_url="https://pay.example.org") as browser:
+        assert browser.get("/").headers["strict-transport-security"] == HSTS
+
+
+def test_hsts_when_the_request_came_over_https(settings, db):
+    from starlette.testclient import TestClient
+    from pops.app import create_app
+
+    with TestClient(create_app(settings), base_url="https://testserver") as browser:
+        assert browser.get("/").headers["strict-transport-security"] == HSTS
+
+
+def test_x_forwarded_proto_counts_only_from_a_trusted_proxy(settings, db):
+    from starlette.testclient import TestClient
+    from pops.app import create_app
+
+    forwarded = {"X-Forwarded-Proto": "https"}
+    with TestClient(create_app(settings), client=("10.0.0.7", 50000)) as browser:  # not trusted by default
+        assert "strict-transport-security" not in browser.get("/", headers=forwarded).headers
+    app = create_app(dataclasses.replace(settings, trusted_proxies=("10.0.0.0/24",)))
+    with TestClient(app, client=("10.0.0.7", 50000)) as browser:
+        assert browser.get("/", headers=forwarded).headers["strict-transport-security"] == HSTS
+        assert "strict-transport-security" not in browser.get("/").headers
+    with TestClient(create_app(settings), client=("127.0.0.1", 50000)) as browser:  # the default proxy
+        assert browser.get("/", headers=forwarded).headers["strict-transport-security"] == HSTS
+
+
+def test_trusted_proxies_setting():
+    assert Settings.from_env({}).trusted_proxies == ("127.0.0.1",)
+    assert Settings.from_env({"POPS_TRUSTED_PROXIES": " 10.0.0.1, ::1 ,10.2.0.0/16"}).trusted_proxies == (
+        "10.0.0.1", "::1", "10.2.0.0/16")
+    assert Settings.from_env({"POPS_TRUSTED_PROXIES": "*"}).trusted_proxies == ("*",)
+    assert Settings.from_env({"POPS_TRUSTED_PROXIES": ""}).trusted_proxies == ()
+    with pytest.raises(SettingsError, match="POPS_TRUSTED_PROXIES"):
+        Settings.from_env({"POPS_TRUSTED_PROXIES": "10.0.0.1,proxy.example"})
+
+
+def test_serve_trusts_forwarded_headers_only_from_the_trusted_proxies(monkeypatch, db_url):
+    import uvicorn
+
+    from pops import cli
+
+    seen = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: seen.update(kwargs))
+    monkeypatch.setattr(cli, "_settle_in_background", lambda app: None)
+    settings = Settings(database_url=db_url, secret_key="k" * 40, trusted_proxies=("10.0.0.7", "10.1.0.0/16"))
+    assert cli._serve(settings, "127.0.0.1", 8000) == 0
+    assert seen["proxy_headers"] is True and seen["forwarded_allow_ips"] == "10.0.0.7,10.1.0.0/16"

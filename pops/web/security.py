@@ -1,5 +1,9 @@
-"""Headers every response carries, and the same-origin check on unsafe requests."""
+"""Headers every response carries (Strict-Transport-Security over https), and the same-origin check on
+unsafe requests."""
 from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import PlainTextResponse
@@ -26,18 +30,39 @@ SECURITY_HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=(self)",
 }
+HSTS = "max-age=63072000"  # two years
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+class TrustedProxies:
+    """The addresses whose X-Forwarded-Proto is believed (settings.trusted_proxies)."""
+
+    def __init__(self, entries: Iterable[str]) -> None:
+        entries = list(entries)
+        self.anyone = "*" in entries
+        self.networks = [ipaddress.ip_network(e, strict=False) for e in entries if e != "*"]
+
+    def __contains__(self, host: str | None) -> bool:
+        if self.anyone:
+            return True
+        try:
+            address = ipaddress.ip_address(host or "")
+        except ValueError:
+            return False
+        return any(address in network for network in self.networks)
 
 
 class SecurityMiddleware:
     """Adds the security headers; refuses cross-site unsafe requests (Sec-Fetch-Site / Origin).
 
     Pages that show patient data set their own Cache-Control; everything but /static is no-store.
+    Over https (the base URL's, the request's, or a trusted proxy's X-Forwarded-Proto), HSTS too.
     """
 
-    def __init__(self, app: ASGIApp, base_url: str) -> None:
+    def __init__(self, app: ASGIApp, base_url: str, trusted_proxies: Iterable[str] = ("127.0.0.1",)) -> None:
         self.app = app
         self.base_origin = base_url.rstrip("/")
+        self.trusted = TrustedProxies(trusted_proxies)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -51,6 +76,7 @@ class SecurityMiddleware:
 
     def _with_headers(self, app: ASGIApp, scope: Scope) -> ASGIApp:
         static = scope["path"].startswith("/static/")
+        https = self._over_https(scope)
 
         async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
             async def send_with_headers(message: Message) -> None:
@@ -60,11 +86,22 @@ class SecurityMiddleware:
                         headers.setdefault(name, value)
                     if not static:
                         headers.setdefault("Cache-Control", "no-store")
+                    if https:
+                        headers.setdefault("Strict-Transport-Security", HSTS)
                 await send(message)
 
             await app(scope, receive, send_with_headers)
 
         return wrapped
+
+    def _over_https(self, scope: Scope) -> bool:
+        if self.base_origin.startswith("https://") or scope.get("scheme") == "https":
+            return True
+        client = scope.get("client")
+        if not client or client[0] not in self.trusted:
+            return False
+        forwarded = Headers(scope=scope).get("x-forwarded-proto", "")
+        return forwarded.split(",")[0].strip().lower() == "https"  # the first proxy's: what the browser used
 
     def _same_origin(self, scope: Scope) -> bool:
         headers = Headers(scope=scope)
