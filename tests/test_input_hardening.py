@@ -13,7 +13,7 @@ from pops.settings import Settings, SettingsError
 from pops.web.validity import address_valid
 
 from factories import PASSWORD, build_ledger
-from http_helpers import CSRF, give_staff_session, open_browser, post_form, sign_in_as
+from http_helpers import CSRF, give_staff_session, open_browser, post_form, post_staff_login, sign_in_as
 
 NOT_VALID = "That address or form is not valid"
 HSTS = "max-age=63072000"
@@ -284,3 +284,16 @@ def test_serve_trusts_forwarded_headers_only_from_the_trusted_proxies(monkeypatc
     settings = Settings(database_url=db_url, secret_key="k" * 40, trusted_proxies=("10.0.0.7", "10.1.0.0/16"))
     assert cli._serve(settings, "127.0.0.1", 8000) == 0
     assert seen["proxy_headers"] is True and seen["forwarded_allow_ips"] == "10.0.0.7,10.1.0.0/16"
+
+
+@pytest.mark.parametrize("code", ["١٢٣٤٥٦", "²²²²²²"])
+def test_a_staff_code_in_other_digits_is_not_accepted_and_not_a_crash(client, admin, code):
+    answer = post_staff_login(client, admin, code=code)
+    assert answer.status_code == 401
+    assert AuditLog.select().where(AuditLog.action == "sign_in_failed", AuditLog.detail == "code").count() == 1
+
+
+@pytest.mark.parametrize("card", ["%C2%B2", "%D9%A1%D9%A2", "99999999999999999999"])
+def test_removing_a_card_that_is_no_id_changes_nothing(signed_in, card):
+    answer = post_form(signed_in, f"/pay/cards/{card}/remove")
+    assert answer.status_code == 303 and answer.headers["location"] == "/pay"

@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ... import notify, pay_form, payments, sessions
+from ... import ids, notify, pay_form, payments, sessions
 from ...models import PatientSession, PaymentAttempt
 from ..chrome import page, patient_chrome
 from ..guards import patient_form, patient_page, patient_session, public, redirect
@@ -45,7 +45,9 @@ def start(request: Request, form: FormData, session: PatientSession) -> Response
         key = str(form.get("key", ""))
         if not 20 <= len(key) <= 64:
             raise ValueError(key)
-        stored_card_id = None if card in ("", "new") else int(card)
+        stored_card_id = None if card in ("", "new") else ids.parse_id(card)
+        if card not in ("", "new") and stored_card_id is None:
+            raise ValueError(card)
     except ValueError:
         return show_form(request, session, error=payments.MSG_STALE, values=values, status_code=400)
     settings = request.app.state.settings
@@ -110,7 +112,7 @@ def result(request: Request) -> Response:
 @patient_form
 def remove_card(request: Request, form: FormData, session: PatientSession) -> Response:
     card_id = request.path_params["card_id"]
-    payments.remove_card(session.guarantor, int(card_id) if card_id.isdigit() and len(card_id) < 12 else 0)
+    payments.remove_card(session.guarantor, ids.parse_id(card_id) or 0)
     return redirect("/pay")
 
 
