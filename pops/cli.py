@@ -362,6 +362,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        rehearsal = Settings.from_env().now
+        if rehearsal is not None:  # POPS_NOW: every command, the server and its jobs run from that instant
+            clock.set_now(rehearsal)
         return args.func(args)
     except SettingsError as exc:
         return _fail(str(exc))

@@ -36,6 +36,19 @@ def freeze(at: dt.datetime) -> None:
         _frozen = at.astimezone(dt.timezone.utc)
 
 
+def set_now(at: dt.datetime) -> None:
+    """Run the clock from an instant onwards (naive means UTC): it keeps ticking, at a fixed offset from real time.
+
+    For rehearsals (POPS_NOW); tests stop the clock with freeze() instead.
+    """
+    global _frozen, _offset
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=dt.timezone.utc)
+    with _lock:
+        _frozen = None
+        _offset = at - dt.datetime.now(dt.timezone.utc)
+
+
 def advance(delta: dt.timedelta | None = None, **kwargs: float) -> dt.datetime:
     """Move the clock forward (frozen or running) and return the new now()."""
     global _frozen, _offset

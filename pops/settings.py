@@ -1,6 +1,7 @@
 """Settings from POPS_* environment variables."""
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
 import os
 import secrets
@@ -42,6 +43,7 @@ class Settings:
     sms_token: str | None = None
     crash_at: str | None = None  # tests only (POPS_CRASH_AT): where the server kills itself (pops.crash)
     trusted_proxies: tuple[str, ...] = ("127.0.0.1",)  # addresses (or networks, or "*") whose X-Forwarded-* count
+    now: dt.datetime | None = None  # rehearsals only (POPS_NOW): the instant pops.clock starts from
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -58,6 +60,7 @@ class Settings:
         if crash_at is not None and (environment != "test" or crash_at not in CRASH_POINTS):
             raise SettingsError("POPS_CRASH_AT is for the crash tests only: it needs POPS_ENV=test and one of "
                                 + ", ".join(CRASH_POINTS))
+        now = rehearsal_now(env.get("POPS_NOW") or None, environment)
         return cls(
             database_url=env.get("POPS_DATABASE_URL") or defaults.database_url,
             secret_key=env.get("POPS_SECRET_KEY") or None,
@@ -71,6 +74,7 @@ class Settings:
             sms_token=env.get("POPS_SMS_TOKEN") or None,
             crash_at=crash_at,
             trusted_proxies=trusted_proxies(env.get("POPS_TRUSTED_PROXIES", ",".join(defaults.trusted_proxies))),
+            now=now,
         )
 
     @property
@@ -105,6 +109,22 @@ def trusted_proxies(text: str) -> tuple[str, ...]:
         except ValueError as exc:
             raise SettingsError(f"POPS_TRUSTED_PROXIES: {entry!r} is not an IP address or network") from exc
     return entries
+
+
+def rehearsal_now(text: str | None, environment: str) -> dt.datetime | None:
+    """POPS_NOW: an ISO 8601 instant with its offset or Z (2027-03-01T15:00:00Z), outside production only."""
+    if text is None:
+        return None
+    if environment == "production":
+        raise SettingsError("POPS_NOW is for rehearsals only: production runs on the real clock. "
+                            "Unset POPS_NOW, or set POPS_ENV=development or test")
+    try:
+        at = dt.datetime.fromisoformat(text.strip())
+    except ValueError as exc:
+        raise SettingsError(f"POPS_NOW: {text!r} is not an ISO 8601 instant such as 2027-03-01T15:00:00Z") from exc
+    if at.tzinfo is None:
+        raise SettingsError(f"POPS_NOW: {text!r} has no time zone; end it with Z (UTC) or an offset such as -06:00")
+    return at.astimezone(dt.timezone.utc)
 
 
 def kept_secret(data_dir: Path) -> str:
