@@ -8,11 +8,13 @@ online (an escrow account's link would lead straight to "Payment Not Possible").
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import itertools
 import multiprocessing
 import os
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
@@ -93,10 +95,13 @@ def _latest_statements(groups: Iterable[Group]) -> list[Statement]:
         last = balances.last_statement(facts for _, facts in rows)
         if last.amount_due > 0:
             chosen.append(next(statement_id for statement_id, facts in rows if facts is last))
+    # The groups are the ones given: one model each, not one per statement row.
+    by_id = {g.id: g for g in groups}
     latest = []
     for chunk in _chunks(chosen):
-        latest.extend(Statement.select(Statement, Guarantor, Group).join(Guarantor).join(Group)
-                      .where(Statement.id.in_(chunk)))
+        for statement in Statement.select(Statement, Guarantor).join(Guarantor).where(Statement.id.in_(chunk)):
+            statement.guarantor.group = by_id[statement.guarantor.group_id]
+            latest.append(statement)
     latest.sort(key=lambda s: (s.guarantor.group.code, s.guarantor.account))
     return latest
 
@@ -105,20 +110,24 @@ def _facts(s: Statement) -> balances.StatementFacts:
     return balances.StatementFacts(s.number, s.date, s.due_date, s.balance, s.amount_due)
 
 
-def _visits(statement_ids: list[int]) -> dict[int, list[tuple[Encounter, str]]]:
-    """Each statement's encounters with their patient's name, in a query per few hundred statements."""
-    visits: dict[int, list[tuple[Encounter, str]]] = defaultdict(list)
+def _visits(statement_ids: list[int]) -> dict[int, list[tuple]]:
+    """Each statement's encounters as (ext_id, date, patient's name, provider, description) tuples,
+    in a query per few hundred statements (tuples, not models: a run reads tens of thousands)."""
+    visits: dict[int, list[tuple]] = defaultdict(list)
     for chunk in _chunks(statement_ids):
         query = (
-            StatementEncounter.select(StatementEncounter.statement, Encounter, Patient)
+            StatementEncounter.select(StatementEncounter.statement, Encounter.ext_id, Encounter.date, Patient.first_name,
+                                      Patient.last_name, Encounter.provider, Encounter.facility_name,
+                                      Encounter.description)
             .join(Encounter)
             .join(Patient)
             .where(StatementEncounter.statement.in_(chunk))
             .order_by(Encounter.date, Encounter.id)
+            .tuples()
         )
-        for row in query:
-            encounter = row.encounter
-            visits[row.statement_id].append((encounter, encounter.patient.full_name))
+        for statement_id, ext_id, date, first_name, last_name, provider, facility, description in query:
+            patient = Patient(first_name=first_name, last_name=last_name).full_name
+            visits[statement_id].append((ext_id, date, patient, provider or facility, description))
     return visits
 
 
@@ -146,9 +155,8 @@ def statements_due(groups: Iterable[Group]) -> list[DueStatement]:
             balances=owed,
             eligibility=eligibility,
             visits=[
-                VisitLine(e.date, patient, e.provider or e.facility_name, e.description,
-                          open_by_encounter.get(e.ext_id, Decimal("0.00")))
-                for e, patient in visits.get(statement.id, [])
+                VisitLine(date, patient, provider, description, open_by_encounter.get(ext_id, Decimal("0.00")))
+                for ext_id, date, patient, provider, description in visits.get(statement.id, [])
             ],
         )
         for statement, owed, eligibility, open_by_encounter in due
@@ -166,32 +174,62 @@ def mint_links(due: Iterable[DueStatement], secret_key: str, base_url: str) -> N
 _env = templating.environment()
 
 
+@contextlib.contextmanager
+def _drawing(count: int) -> Iterator[Callable[[list[str]], Iterator[str]]]:
+    """A function drawing the QR codes of URLs lazily, in order: in worker processes when `count` codes are many.
+
+    Worker processes start drawing as soon as URLs are handed over, while this process goes on
+    minting and printing.
+    """
+    workers = min(os.cpu_count() or 1, 8)
+    if count < PARALLEL_FROM or workers < 2:
+        yield lambda urls: map(qr.qr_svg, urls)
+        return
+    # spawn, not fork: the parent holds a database connection and may hold threads
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        yield lambda urls: pool.map(qr.qr_svg, urls, chunksize=max(1, len(urls) // (workers * 4)))
+    finally:
+        pool.shutdown(cancel_futures=True)
+
+
 def qr_codes(urls: list[str]) -> list[str]:
     """qr.qr_svg() of each URL, in worker processes when there are many."""
-    workers = min(os.cpu_count() or 1, 8)
-    if len(urls) < PARALLEL_FROM or workers < 2:
-        return [qr.qr_svg(url) for url in urls]
-    # spawn, not fork: the parent holds a database connection and may hold threads
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return list(pool.map(qr.qr_svg, urls, chunksize=max(1, len(urls) // (workers * 8))))
+    with _drawing(len(urls)) as draw:
+        return list(draw(urls))
 
 
-def render(due: list[DueStatement], out: TextIO) -> None:
-    """Write one printable HTML document, one statement per page, to `out`."""
-    with_link = [item for item in due if item.url]
-    for item, svg in zip(with_link, qr_codes([item.url for item in with_link])):
-        item.qr = Markup(svg)
+def _write(due: list[DueStatement], svgs: Iterator[str], out: TextIO) -> None:
+    """The document, each statement with a link taking the next QR code of `svgs` as it is printed."""
+    def with_codes() -> Iterator[DueStatement]:
+        for item in due:
+            if item.url:
+                item.qr = Markup(next(svgs))
+            yield item
+
     groups = {item.group.id: item.group for item in due}
     template = _env.get_template(TEMPLATE)
     first = next(iter(groups.values()), None)
     printed_on = clock.today(first.timezone if first else "UTC")
-    for piece in template.generate(statements=due, groups=groups.values(), printed_on=printed_on):
+    for piece in template.generate(statements=with_codes(), groups=groups.values(), printed_on=printed_on):
         out.write(piece)
+
+
+def render(due: list[DueStatement], out: TextIO) -> None:
+    """Write one printable HTML document, one statement per page, to `out`."""
+    urls = [item.url for item in due if item.url]
+    with _drawing(len(urls)) as draw:
+        _write(due, iter(draw(urls)), out)
 
 
 def run(groups: Iterable[Group], secret_key: str, base_url: str, out: TextIO) -> Run:
     """Choose the statements due, mint their links and print them to `out`. Call inside one transaction."""
     due = statements_due(groups)
-    mint_links(due, secret_key, base_url)
-    render(due, out)
+    printing = [item for item in due if item.prints_link]
+    with _drawing(len(printing)) as draw:
+        drawn = []
+        for chunk in _chunks(printing):  # the workers draw one chunk's codes while the next is minted
+            mint_links(chunk, secret_key, base_url)
+            drawn.append(draw([item.url for item in chunk]))
+        _write(due, itertools.chain.from_iterable(drawn), out)
     return Run(due)
