@@ -17,11 +17,12 @@ from .web.portal import pay, profile, receipts
 from .web import staff
 from .web.security import SecurityMiddleware
 from .web.validity import ValidityMiddleware
+from .web.worker import WorkerMiddleware
 
 
 def create_app(settings: Settings) -> Starlette:
     """The POPS web application for these settings (binds the models to their database)."""
-    db.bind(settings.database_url)
+    db.bind(settings.database_url, settings.db_pool)
     crash.arm(settings.crash_at if settings.environment == "test" else None)  # the crash tests' kill switch
     gateway = SandboxGateway(settings.secret_key, settings.base_url)
     routes = [
@@ -38,6 +39,7 @@ def create_app(settings: Settings) -> Starlette:
         routes=routes,
         exception_handlers={404: public.not_found},
         middleware=[
+            Middleware(WorkerMiddleware, threads=settings.db_pool, name_worker=settings.environment == "test"),
             Middleware(SecurityMiddleware, base_url=settings.base_url, trusted_proxies=settings.trusted_proxies),
             Middleware(ValidityMiddleware),  # inside: its refusals carry the security headers
         ],
@@ -46,3 +48,8 @@ def create_app(settings: Settings) -> Starlette:
     app.state.gateway = gateway
     app.state.request_scope = db.request_scope  # what the guards open around every handler
     return app
+
+
+def app_from_env() -> Starlette:
+    """The app each process of `pops serve --workers N` builds (uvicorn's factory): settings from the environment."""
+    return create_app(Settings.from_env().with_secret())

@@ -28,7 +28,7 @@ def _open(settings: Settings, *, upgrade: bool = False):
     return db
 
 
-def _serve(settings: Settings, host: str, port: int) -> int:
+def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> int:
     import uvicorn
 
     from .app import create_app
@@ -39,8 +39,14 @@ def _serve(settings: Settings, host: str, port: int) -> int:
     _settle_in_background(app)
     # X-Forwarded-For and -Proto count only from the trusted proxies (the app's HSTS rule follows the same list).
     proxies = settings.trusted_proxies
-    uvicorn.run(app, host=host, port=port, proxy_headers=bool(proxies),
-                forwarded_allow_ips="*" if "*" in proxies else ",".join(proxies), log_level="info", server_header=False)
+    served = app
+    if workers > 1:
+        # Each worker process builds its own app from the environment (pops.app.app_from_env).
+        os.environ["POPS_BASE_URL"] = settings.base_url
+        served = "pops.app:app_from_env"
+    uvicorn.run(served, factory=workers > 1, workers=workers if workers > 1 else None, host=host, port=port,
+                proxy_headers=bool(proxies), forwarded_allow_ips="*" if "*" in proxies else ",".join(proxies),
+                log_level="info", server_header=False)
     return 0
 
 
@@ -74,7 +80,7 @@ def _served_at(settings: Settings, host: str, port: int) -> Settings:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = _served_at(Settings.from_env().with_secret(), args.host, args.port)
-    return _serve(settings, args.host, args.port)
+    return _serve(settings, args.host, args.port, args.workers)
 
 
 def cmd_payments_settle(args: argparse.Namespace) -> int:
@@ -315,6 +321,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the web server")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1,
+                       help="server processes (default 1); each pools its own POPS_DB_POOL database connections")
     serve.set_defaults(func=cmd_serve)
 
     demo = sub.add_parser("demo", help="seed demo data into the configured database and serve")

@@ -165,15 +165,13 @@ def send_balance_notification(guarantor: Guarantor, channel: str, staff: Staff, 
 
 
 def notify_guarantor(guarantor: Guarantor, channel: str, staff: Staff, settings: Settings, *, ip: str) -> Notification:
-    """Send Balance Notification: queue the link (or refuse, saying why), recorded either way; then send what is queued."""
+    """Send Balance Notification: queue the link (or refuse, saying why), recorded either way; the job runner sends it."""
     with database.atomic():
         result = send_balance_notification(guarantor, channel, staff, secret_key=settings.secret_key,
                                            base_url=settings.base_url)
         audit(staff, "notification_sent" if result.sent else "notification_refused", guarantor,
               detail=f"{channel}: {result.message}", ip=ip)
-    if result.sent:
-        notify.deliver(settings)
-    return result
+    return result  # the job runner sends it
 
 
 # --- at the desk: a QR code, a mirror -----------------------------------------------------------
@@ -230,6 +228,20 @@ def outbox(staff: Staff, *, ip: str) -> list[OutboxMessage]:
                     .limit(OUTBOX_PAGE))
     audit(staff, "view_outbox", ip=ip)
     return messages
+
+
+def retry_message(message_id: int | None, staff: Staff, *, ip: str) -> OutboxMessage | None:
+    """Put a failed message back in the outbox for a fresh round of tries, recorded; None if there
+    is no such failed message (never sent, already retried, or sent)."""
+    message = OutboxMessage.get_or_none(OutboxMessage.id == message_id) if message_id is not None else None
+    if message is None:
+        return None
+    with database.atomic():
+        if not notify.retry(message):
+            return None
+        audit(staff, "outbox_retry", message.guarantor_id,
+              detail=f"{message.channel} #{message.id} to {message.recipient} ({message.error})", ip=ip)
+    return message
 
 
 # --- POPS Management: a group's options ----------------------------------------------------

@@ -1,10 +1,14 @@
-"""The database from its URL: SQLite (WAL, busy timeout, foreign keys) or PostgreSQL."""
+"""The database from its URL: SQLite (WAL, busy timeout, foreign keys) or PostgreSQL (pooled)."""
 from __future__ import annotations
 
+import contextlib
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from peewee import Database, DatabaseProxy, PostgresqlDatabase, SqliteDatabase
+from playhouse.pool import PooledPostgresqlDatabase
 
 database = DatabaseProxy()
 
@@ -14,10 +18,46 @@ SQLITE_PRAGMAS = {
     "foreign_keys": 1,
     "synchronous": "normal",
 }
+POOL_WAIT_SECONDS = 30  # a request waits this long for a free connection before failing
+POOL_RECYCLE_SECONDS = 3600  # a connection older than this is closed on its way back
 
 
-def open_database(url: str) -> Database:
-    """A Peewee database for a `sqlite:///path` or `postgresql://…` URL (not yet connected)."""
+class CheckedPool(PooledPostgresqlDatabase):
+    """A PostgreSQL pool that health-checks a connection before handing it out.
+
+    A connection idle for PING_AFTER seconds or more is asked `SELECT 1` first (the server or a
+    proxy may have dropped it meanwhile); a dead one is discarded and another taken or opened.
+    A connection back within the last seconds is only checked locally: no round trip per request.
+    """
+
+    PING_AFTER = 5.0
+
+    def __init__(self, *args, **kwargs):
+        self._returned_at: dict[int, float] = {}
+        super().__init__(*args, **kwargs)
+
+    def _is_closed(self, conn) -> bool:
+        returned_at = self._returned_at.pop(id(conn), 0.0)
+        if conn.closed:
+            return True
+        if time.monotonic() - returned_at < self.PING_AFTER and self._adapter.txn_status(conn) == self._adapter.txn_idle:
+            return False
+        if super()._is_closed(conn):
+            self._close_raw(conn)
+            return True
+        return False
+
+    def _can_reuse(self, conn) -> bool:
+        self._returned_at[id(conn)] = time.monotonic()
+        return super()._can_reuse(conn)
+
+
+def open_database(url: str, pool: int | None = None) -> Database:
+    """A Peewee database for a `sqlite:///path` or `postgresql://…` URL (not yet connected).
+
+    With `pool`, PostgreSQL connections are pooled (at most that many, health-checked); SQLite
+    ignores it: each thread keeps its own connection (see request_scope).
+    """
     parsed = urlparse(url)
     if parsed.scheme == "sqlite":
         # sqlite:///relative/path and sqlite:////absolute/path, as SQLAlchemy reads them
@@ -30,26 +70,52 @@ def open_database(url: str) -> Database:
         # on busy_timeout instead of failing midway on a lock upgrade.
         return SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, lock_type="IMMEDIATE")
     if parsed.scheme in {"postgres", "postgresql"}:
-        return PostgresqlDatabase(
-            unquote(parsed.path.lstrip("/")),
-            user=unquote(parsed.username) if parsed.username else None,
-            password=unquote(parsed.password) if parsed.password else None,
-            host=parsed.hostname or None,
-            port=parsed.port or None,
-        )
+        params = {
+            "user": unquote(parsed.username) if parsed.username else None,
+            "password": unquote(parsed.password) if parsed.password else None,
+            "host": parsed.hostname or None,
+            "port": parsed.port or None,
+        }
+        name = unquote(parsed.path.lstrip("/"))
+        if pool:
+            return CheckedPool(name, max_connections=pool, stale_timeout=POOL_RECYCLE_SECONDS,
+                               timeout=POOL_WAIT_SECONDS, **params)
+        return PostgresqlDatabase(name, **params)
     raise ValueError(f"unsupported database URL {url!r}: use sqlite:///PATH or postgresql://…")
 
 
-def bind(url: str) -> Database:
-    """Open the database for a URL and make it the one every model uses."""
-    db = open_database(url)
+_last_bound: Database | None = None
+
+
+def bind(url: str, pool: int | None = None) -> Database:
+    """Open the database for a URL and make it the one every model uses.
+
+    The pool bound before it (another app in the same process: tests, benches) lets its idle
+    connections go.
+    """
+    global _last_bound
+    if isinstance(_last_bound, CheckedPool):
+        _last_bound.close_idle()
+    db = open_database(url, pool)
     database.initialize(db)
+    _last_bound = db
     return db
 
 
-def request_scope():
-    """The connection one request's work runs in: opened for it, closed after (see create_app)."""
-    return database.connection_context()
+@contextlib.contextmanager
+def request_scope() -> Iterator[None]:
+    """The connection one request's work runs in (see create_app).
+
+    PostgreSQL: taken from the pool for the request, returned after it. SQLite: the thread's
+    own connection, opened on its first request and kept for the next ones.
+    """
+    db = database.obj
+    if isinstance(db, SqliteDatabase):
+        db.connect(reuse_if_open=True)
+        yield
+        return
+    with db.connection_context():
+        yield
 
 
 def is_postgres() -> bool:

@@ -1,13 +1,15 @@
-"""Messages to patients: every SMS and email goes to the outbox first, then out when POPS can send.
+"""Messages to patients: every SMS and email goes to the outbox first; the job runner sends it.
 
 Email goes over SMTP when POPS_SMTP_URL is set. SMS goes through the provider adapter when
 POPS_SMS_URL is set: a JSON POST {"to": "+1...", "body": "..."} with POPS_SMS_TOKEN as a bearer
 token, which a small relay turns into the provider's own API call. Without them, messages stay
 in the outbox (where staff, the demo and the tests read them). Queue inside the unit of work
-that caused the message; deliver after it commits.
+that caused the message; `deliver` (a job, never a request) sends what is due, retrying a failed
+try on OutboxMessage.RETRY_AFTER's schedule, and never sends a code after it expired.
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 import smtplib
 import ssl
@@ -21,6 +23,8 @@ from . import clock
 from .models import Guarantor, OutboxMessage
 from .settings import Settings
 
+
+SEND_TIMEOUT = 10.0  # seconds an SMTP server or SMS provider may take to answer
 
 # `pops demo` turns this on: each queued message is also printed, so a sign-in code can be read
 # in the terminal (the staff console's Outbox shows them too).
@@ -36,22 +40,26 @@ def _echo(message: OutboxMessage) -> OutboxMessage:
     return message
 
 
-def queue_email(to: str, subject: str, body: str, *, purpose: str, guarantor: Guarantor | None = None) -> OutboxMessage:
+def queue_email(to: str, subject: str, body: str, *, purpose: str, guarantor: Guarantor | None = None,
+                expires_at: dt.datetime | None = None) -> OutboxMessage:
     return _echo(OutboxMessage.create(
-        channel="email", recipient=to, subject=subject, body=body, purpose=purpose, guarantor=guarantor
+        channel="email", recipient=to, subject=subject, body=body, purpose=purpose, guarantor=guarantor,
+        expires_at=expires_at,
     ))
 
 
-def queue_sms(to: str, body: str, *, purpose: str, guarantor: Guarantor | None = None) -> OutboxMessage:
-    return _echo(OutboxMessage.create(channel="sms", recipient=to, body=body, purpose=purpose, guarantor=guarantor))
+def queue_sms(to: str, body: str, *, purpose: str, guarantor: Guarantor | None = None,
+              expires_at: dt.datetime | None = None) -> OutboxMessage:
+    return _echo(OutboxMessage.create(channel="sms", recipient=to, body=body, purpose=purpose, guarantor=guarantor,
+                                      expires_at=expires_at))
 
 
 def _smtp(url: str) -> smtplib.SMTP:
     parts = urlsplit(url)
     if parts.scheme == "smtps":
-        server: smtplib.SMTP = smtplib.SMTP_SSL(parts.hostname or "localhost", parts.port or 465, timeout=10)
+        server: smtplib.SMTP = smtplib.SMTP_SSL(parts.hostname or "localhost", parts.port or 465, timeout=SEND_TIMEOUT)
     else:
-        server = smtplib.SMTP(parts.hostname or "localhost", parts.port or 25, timeout=10)
+        server = smtplib.SMTP(parts.hostname or "localhost", parts.port or 25, timeout=SEND_TIMEOUT)
         if parts.scheme == "smtp+starttls":
             server.starttls(context=ssl.create_default_context())
     if parts.username:
@@ -60,11 +68,42 @@ def _smtp(url: str) -> smtplib.SMTP:
 
 
 def _record(message: OutboxMessage, error: str | None) -> bool:
+    """Note one try: sent, or the error and when to try next (`failed` after MAX_TRIES)."""
+    now = clock.now()
     if error is None:
-        OutboxMessage.update(status="sent", sent_at=clock.now(), error="").where(OutboxMessage.id == message.id).execute()
+        OutboxMessage.update(status=OutboxMessage.SENT, sent_at=now, error="", attempts=message.attempts + 1,
+                             next_attempt_at=None).where(OutboxMessage.id == message.id).execute()
         return True
-    OutboxMessage.update(error=error[:300]).where(OutboxMessage.id == message.id).execute()
+    tries = message.attempts + 1
+    if tries >= OutboxMessage.MAX_TRIES:
+        change = {"status": OutboxMessage.FAILED, "next_attempt_at": None}
+    else:
+        change = {"next_attempt_at": now + OutboxMessage.RETRY_AFTER[tries - 1]}
+    OutboxMessage.update(error=error[:300], attempts=tries, **change).where(OutboxMessage.id == message.id).execute()
     return False
+
+
+def expire_codes() -> int:
+    """Unsent messages whose code has expired become `expired`: a code is never sent too late."""
+    return OutboxMessage.update(status=OutboxMessage.EXPIRED, next_attempt_at=None).where(
+        (OutboxMessage.status == OutboxMessage.OUTBOX) & OutboxMessage.expires_at.is_null(False)
+        & (OutboxMessage.expires_at <= clock.now())
+    ).execute()
+
+
+def due(channel: str) -> list[OutboxMessage]:
+    """Unsent messages on `channel` whose next try is due, oldest first."""
+    return list(OutboxMessage.select().where(
+        (OutboxMessage.channel == channel) & (OutboxMessage.status == OutboxMessage.OUTBOX)
+        & (OutboxMessage.next_attempt_at.is_null() | (OutboxMessage.next_attempt_at <= clock.now()))
+    ).order_by(OutboxMessage.id))
+
+
+def _still_good(message: OutboxMessage) -> bool:
+    if message.expires_at is not None and message.expires_at <= clock.now():
+        expire_codes()
+        return False
+    return True
 
 
 def _send_sms(settings: Settings, message: OutboxMessage) -> str | None:
@@ -77,7 +116,7 @@ def _send_sms(settings: Settings, message: OutboxMessage) -> str | None:
         method="POST",
     )
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=SEND_TIMEOUT) as response:
             return None if 200 <= response.status < 300 else f"SMS provider answered {response.status}"
     except urllib.error.HTTPError as exc:
         return f"SMS provider answered {exc.code}"
@@ -85,36 +124,25 @@ def _send_sms(settings: Settings, message: OutboxMessage) -> str | None:
         return f"SMS provider unreachable: {exc}"
 
 
-def deliver(settings: Settings, messages: list[OutboxMessage] | None = None) -> int:
-    """Send what is queued (all of it, or just `messages`); returns how many went out.
+def deliver(settings: Settings) -> int:
+    """Send what is due (a job's work, never a request's); returns how many went out.
 
     Email needs POPS_SMTP_URL and SMS POPS_SMS_URL; without them the messages stay in the outbox.
-    A failure is recorded on the message and left for the next try; it never undoes what caused
-    the message.
+    A failure is recorded on the message with its next try; it never undoes what caused the message.
     """
+    expire_codes()
     sent = 0
     if settings.sms_url:
-        texts = messages if messages is not None else list(
-            OutboxMessage.select()
-            .where((OutboxMessage.channel == "sms") & (OutboxMessage.status == "outbox"))
-            .order_by(OutboxMessage.id)
-        )
-        for message in texts:
-            if message.channel == "sms" and message.status == "outbox":
+        for message in due(OutboxMessage.SMS):
+            if _still_good(message):
                 sent += _record(message, _send_sms(settings, message))
-    return sent + _deliver_email(settings, messages)
+    return sent + _deliver_email(settings)
 
 
-def _deliver_email(settings: Settings, messages: list[OutboxMessage] | None) -> int:
+def _deliver_email(settings: Settings) -> int:
     if not settings.smtp_url:
         return 0
-    if messages is None:
-        messages = list(
-            OutboxMessage.select()
-            .where((OutboxMessage.channel == "email") & (OutboxMessage.status == "outbox"))
-            .order_by(OutboxMessage.id)
-        )
-    messages = [m for m in messages if m.channel == "email" and m.status == "outbox"]
+    messages = due(OutboxMessage.EMAIL)
     if not messages:
         return 0
     sent = 0
@@ -122,10 +150,12 @@ def _deliver_email(settings: Settings, messages: list[OutboxMessage] | None) -> 
         server = _smtp(settings.smtp_url)
     except (OSError, smtplib.SMTPException) as exc:
         for message in messages:
-            OutboxMessage.update(error=str(exc)[:300]).where(OutboxMessage.id == message.id).execute()
+            _record(message, str(exc) or type(exc).__name__)
         return 0
     with server:
         for message in messages:
+            if not _still_good(message):
+                continue
             email = EmailMessage()
             email["From"] = settings.mail_from
             email["To"] = message.recipient
@@ -134,7 +164,14 @@ def _deliver_email(settings: Settings, messages: list[OutboxMessage] | None) -> 
             try:
                 server.send_message(email)
             except (OSError, smtplib.SMTPException) as exc:
-                _record(message, str(exc))
+                _record(message, str(exc) or type(exc).__name__)
                 continue
             sent += _record(message, None)
     return sent
+
+
+def retry(message: OutboxMessage) -> bool:
+    """Put a failed message back in the outbox for a fresh round of tries; False if it had not failed."""
+    return bool(OutboxMessage.update(status=OutboxMessage.OUTBOX, attempts=0, next_attempt_at=None).where(
+        (OutboxMessage.id == message.id) & (OutboxMessage.status == OutboxMessage.FAILED)
+    ).execute())

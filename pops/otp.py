@@ -89,10 +89,10 @@ def send_code(
     else:
         text = f"{code} is your {practice} code to confirm this contact for your account. It expires in 10 minutes."
     if channel == "sms":
-        notify.queue_sms(address, text, purpose=purpose, guarantor=guarantor)
+        notify.queue_sms(address, text, purpose=purpose, guarantor=guarantor, expires_at=row.expires_at)
     else:
         notify.queue_email(address, SUBJECTS[purpose], text + "\n\nIf you did not ask for this code, you can ignore this message.\n",
-                           purpose=purpose, guarantor=guarantor)
+                           purpose=purpose, guarantor=guarantor, expires_at=row.expires_at)
     return row
 
 

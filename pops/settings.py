@@ -43,6 +43,7 @@ class Settings:
     sms_token: str | None = None
     crash_at: str | None = None  # tests only (POPS_CRASH_AT): where the server kills itself (pops.crash)
     trusted_proxies: tuple[str, ...] = ("127.0.0.1",)  # addresses (or networks, or "*") whose X-Forwarded-* count
+    db_pool: int = 10  # PostgreSQL connections per process, and the cap on its request threads
     now: dt.datetime | None = None  # rehearsals only (POPS_NOW): the instant pops.clock starts from
 
     @classmethod
@@ -53,6 +54,12 @@ class Settings:
             staff_idle = int(env.get("POPS_STAFF_IDLE_MINUTES", defaults.staff_idle_minutes))
         except ValueError as exc:
             raise SettingsError("POPS_STAFF_IDLE_MINUTES must be a whole number of minutes") from exc
+        try:
+            db_pool = int(env.get("POPS_DB_POOL", defaults.db_pool))
+        except ValueError:
+            db_pool = 0
+        if db_pool < 1:
+            raise SettingsError("POPS_DB_POOL must be a whole number of connections, 1 or more")
         environment = env.get("POPS_ENV", defaults.environment).strip().lower()
         if environment not in {"production", "development", "test"}:
             raise SettingsError("POPS_ENV must be production, development or test")
@@ -74,6 +81,7 @@ class Settings:
             sms_token=env.get("POPS_SMS_TOKEN") or None,
             crash_at=crash_at,
             trusted_proxies=trusted_proxies(env.get("POPS_TRUSTED_PROXIES", ",".join(defaults.trusted_proxies))),
+            db_pool=db_pool,
             now=now,
         )
 

@@ -280,7 +280,6 @@ def test_serve_trusts_forwarded_headers_only_from_the_trusted_proxies(monkeypatc
 
     seen = {}
     monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: seen.update(kwargs))
-    monkeypatch.setattr(cli, "_settle_in_background", lambda app: None)
     settings = Settings(database_url=db_url, secret_key="k" * 40, trusted_proxies=("10.0.0.7", "10.1.0.0/16"))
     assert cli._serve(settings, "127.0.0.1", 8000) == 0
     assert seen["proxy_headers"] is True and seen["forwarded_allow_ips"] == "10.0.0.7,10.1.0.0/16"

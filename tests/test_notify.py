@@ -1,60 +1,25 @@
 """The outbox: every message is kept; email goes out over a real SMTP conversation when configured."""
 from __future__ import annotations
 
+import datetime as dt
 import http.server
 import json
 import socket
-import socketserver
 import threading
 
 import pytest
 
-from pops import notify
+from pops import clock, notify
 from pops.models import OutboxMessage
 from pops.settings import Settings
 
-
-class _SMTPHandler(socketserver.StreamRequestHandler):
-    """Just enough SMTP to accept mail: records each message's envelope and data."""
-
-    def handle(self):
-        self.wfile.write(b"220 test ESMTP\r\n")
-        envelope: dict = {"rcpt": []}
-        while line := self.rfile.readline():
-            verb = line.decode().strip().upper()
-            if verb.startswith(("EHLO", "HELO")):
-                self.wfile.write(b"250 test\r\n")
-            elif verb.startswith("MAIL FROM"):
-                envelope = {"from": line.decode().strip(), "rcpt": []}
-                self.wfile.write(b"250 ok\r\n")
-            elif verb.startswith("RCPT TO"):
-                envelope["rcpt"].append(line.decode().strip())
-                self.wfile.write(b"250 ok\r\n")
-            elif verb == "DATA":
-                self.wfile.write(b"354 go ahead\r\n")
-                data = []
-                while (chunk := self.rfile.readline()) not in (b".\r\n", b""):
-                    data.append(chunk.decode())
-                envelope["data"] = "".join(data)
-                self.server.received.append(envelope)
-                self.wfile.write(b"250 queued\r\n")
-            elif verb == "QUIT":
-                self.wfile.write(b"221 bye\r\n")
-                return
-            else:
-                self.wfile.write(b"250 ok\r\n")
+from smtp_helpers import smtp_server as local_smtp_server
 
 
 @pytest.fixture
 def smtp_server():
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _SMTPHandler)
-    server.daemon_threads = True
-    server.received = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with local_smtp_server() as server:
+        yield server
 
 
 def _settings(smtp_url=None):
@@ -90,7 +55,8 @@ def test_an_unreachable_smtp_server_keeps_the_message_for_later(guarantor):
     notify.queue_email("maria@example.org", "Your receipt", "Thank you", purpose="receipt")
     assert notify.deliver(_settings(f"smtp://127.0.0.1:{port}")) == 0
     message = OutboxMessage.get()
-    assert message.status == "outbox" and message.error
+    assert message.status == "outbox" and message.error and message.attempts == 1
+    assert message.next_attempt_at == clock.now() + dt.timedelta(minutes=1)
 
 
 def test_the_demo_prints_each_queued_message(guarantor, monkeypatch, capsys):
@@ -137,6 +103,8 @@ def test_sms_goes_through_the_provider_adapter_and_a_refusal_waits_for_the_next_
     assert ok.status == "sent" and ok.sent_at is not None
     assert refused.status == "outbox" and refused.error == "SMS provider answered 503"
     assert email.status == "outbox"
+    assert notify.deliver(settings) == 0 and len(sms_provider.received) == 2  # the refused one waits a minute
+    clock.advance(minutes=1)
     assert notify.deliver(settings) == 0 and len(sms_provider.received) == 3  # only the refused one again
 
 

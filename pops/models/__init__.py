@@ -42,7 +42,7 @@ from .practice import (
     StatementEncounter,
     is_colour,
 )
-from .records import CONTACT_FIELDS, REQUEST_KINDS, AuditLog, ContactChange, OutboxMessage, PatientRequest
+from .records import CONTACT_FIELDS, REQUEST_KINDS, AuditLog, ContactChange, JobLease, OutboxMessage, PatientRequest
 
 MODELS = [
     Group,
@@ -70,6 +70,7 @@ MODELS = [
     OneTimeCode,
     PatientRequest,
     Throttle,
+    JobLease,
 ]
 """POPS's own tables, in an order that creates each after what it refers to."""
 

@@ -1,9 +1,12 @@
 """Records: the audit log, the outbox, contact changes and patient requests."""
 from __future__ import annotations
 
+import datetime as dt
+
 from peewee import (
     CharField,
     ForeignKeyField,
+    IntegerField,
     TextField,
 )
 
@@ -27,13 +30,21 @@ class AuditLog(BaseModel):
 
 
 class OutboxMessage(BaseModel):
-    """Every SMS and email POPS sends or would send; without SMTP or an SMS provider it stays here."""
+    """Every SMS and email POPS sends or would send; without SMTP or an SMS provider it stays here.
+
+    A request only queues it (status `outbox`); the job runner sends it. A try that fails waits
+    RETRY_AFTER[n] before the next; after MAX_TRIES it is `failed` until staff retry it. A message
+    carrying a code is `expired` instead of sent once `expires_at` has passed.
+    """
 
     SMS = "sms"
     EMAIL = "email"
     OUTBOX = "outbox"
     SENT = "sent"
     FAILED = "failed"
+    EXPIRED = "expired"
+    RETRY_AFTER = tuple(dt.timedelta(minutes=m) for m in (1, 5, 15, 60, 240))
+    MAX_TRIES = len(RETRY_AFTER) + 1
 
     created_at = UTCDateTimeField(default=_now, index=True)
     channel = CharField(max_length=10)  # "sms" or "email"
@@ -45,6 +56,21 @@ class OutboxMessage(BaseModel):
     status = CharField(max_length=10, default=OUTBOX)
     sent_at = UTCDateTimeField(null=True)
     error = CharField(max_length=300, default="")
+    attempts = IntegerField(default=0)  # tries so far
+    next_attempt_at = UTCDateTimeField(null=True, index=True)  # not before; None: at once
+    expires_at = UTCDateTimeField(null=True)  # a code's message is never sent after its code expires
+
+    @property
+    def retryable(self) -> bool:
+        return self.status == self.FAILED
+
+
+class JobLease(BaseModel):
+    """Which process runs the jobs (`name`) until when: one runner at a time, taken over when it lapses."""
+
+    name = CharField(max_length=30, unique=True)
+    holder = CharField(max_length=100, default="")
+    until = UTCDateTimeField(null=True)
 
 
 CONTACT_FIELDS = ("preferred_name", "email", "mobile")

@@ -9,7 +9,7 @@ from .cards import paid_with
 
 
 def queue_receipt_email(receipt: Receipt, result: ChargeResult):
-    """Queue the receipt for the guarantor's email; notify.deliver sends it after the payment commits."""
+    """Queue the receipt for the guarantor's email; the job runner sends it after the payment commits."""
     guarantor = receipt.guarantor
     group = guarantor.group
     lines = [

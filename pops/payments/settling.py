@@ -106,7 +106,7 @@ def settle(attempt: PaymentAttempt, result: ChargeResult) -> PaymentAttempt:
             if result.stored_card is not None and group.enable_payment_method_storage:
                 store_card(guarantor, result.stored_card)
             if group.email_receipts and guarantor.email:
-                queue_receipt_email(receipt, result)  # sent after commit by notify.deliver
+                queue_receipt_email(receipt, result)  # the job runner sends it after commit
         if attempt.session_id:
             record_outcome(attempt.session_id, status)
     return reload(attempt)
@@ -176,17 +176,11 @@ def refresh(gateway: Gateway, attempt: PaymentAttempt) -> PaymentAttempt:
         return attempt
 
 
-def unconfirmed(gateway: Gateway, guarantor: Guarantor) -> list[PaymentAttempt]:
-    """The guarantor's payments the gateway has not confirmed yet (Home and Receipts show them as
-    Pending); any that did finish meanwhile are recorded on the way, and checkouts the patient
-    never paid on are not payments at all."""
-    waiting = []
-    for attempt in PaymentAttempt.select().where(
+def unconfirmed(guarantor: Guarantor) -> list[PaymentAttempt]:
+    """The guarantor's card charges the gateway has not answered yet (Home and Receipts show them as
+    Pending). Read from the database only: no page waits on the gateway. A hosted checkout is not
+    listed: whether the patient paid on it is the settle job's to find out (then it is a receipt)."""
+    return list(PaymentAttempt.select().where(
         (PaymentAttempt.guarantor == guarantor) & PaymentAttempt.status.in_(OPEN)
-        & ((PaymentAttempt.gateway_checkout != "") | PaymentAttempt.stored_card.is_null(False))
-    ).order_by(PaymentAttempt.id.desc()):
-        try:
-            _ask_gateway(gateway, attempt)
-        except GatewayUnavailable:
-            waiting.append(attempt)
-    return waiting
+        & PaymentAttempt.stored_card.is_null(False)
+    ).order_by(PaymentAttempt.id.desc()))

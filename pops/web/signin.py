@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from .. import dates, groups, notify, otp, sessions, signin
+from .. import dates, groups, otp, sessions, signin
 from ..contacts import Destination, destinations
 from ..i18n import N_
 from ..models import Group, Guarantor, PatientSession
@@ -155,7 +155,6 @@ def send_submit(request: Request, form: FormData) -> Response:
         row = signin.send_code(chosen, secret_key=settings.secret_key, ip=client_ip(request))
     except otp.RateLimited:
         return _send_page(request, state, status_code=429, rate_limited=chosen.guarantor.group)
-    notify.deliver(settings)
     return _with_flow(redirect("/login/code"), request, {**state, "a": row.attempt, "m": chosen.masked})
 
 

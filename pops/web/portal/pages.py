@@ -30,7 +30,7 @@ def not_found(request: Request, session: PatientSession, active: str, what: str)
 @patient_page
 def home(request: Request, session: PatientSession) -> Response:
     guarantor = session.guarantor
-    pending = payments.unconfirmed(request.app.state.gateway, guarantor)  # settles finished ones first
+    pending = payments.unconfirmed(guarantor)  # the database's word: no page waits on the gateway
     figures = ledger.balances_for(guarantor)
     return render(request, "portal/home.html", page(
         session, N_("Home"), active="/home",

@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ... import ids, notify, pay_form, payments, sessions
+from ... import ids, pay_form, payments, sessions
 from ...models import PatientSession, PaymentAttempt
 from ..chrome import page, patient_chrome
 from ..guards import patient_form, patient_page, patient_session, public, redirect
@@ -62,7 +62,6 @@ def start(request: Request, form: FormData, session: PatientSession) -> Response
         return show_form(request, session, error=str(refusal), status_code=400)
     except payments.PaymentRefused as refusal:
         return show_form(request, session, error=str(refusal), values=values, status_code=400)
-    notify.deliver(settings)
     return redirect(started.redirect or f"/pay/result/{started.attempt.key}")
 
 
@@ -73,7 +72,6 @@ def back_from_gateway(request: Request) -> Response:
     if attempt is None:
         return _unknown_link(request)
     payments.complete(request.app.state.gateway, attempt, request.query_params.get("result", ""))
-    notify.deliver(request.app.state.settings)
     response = redirect(f"/pay/result/{attempt.key}")
     response.headers["Referrer-Policy"] = "no-referrer"  # the result token stays out of the next Referer
     return response
@@ -91,7 +89,6 @@ def result(request: Request) -> Response:
         return _unknown_link(request)
     if attempt.status in PaymentAttempt.OPEN:
         attempt = payments.refresh(request.app.state.gateway, attempt)
-        notify.deliver(request.app.state.settings)
     guarantor = attempt.guarantor
     session = patient_session(request)
     owner = session is not None and session.guarantor_id == guarantor.id

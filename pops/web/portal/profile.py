@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ... import notify, otp, profile
+from ... import otp, profile
 from ...i18n import N_
 from ...models import OneTimeCode, PatientSession
 from .. import cookies
@@ -84,7 +84,6 @@ def _start_change(request: Request, form: FormData, session: PatientSession, fie
     if started.error:
         return _profile_page(request, session, errors={field: started.error}, values={field: raw.strip()},
                              status_code=429 if started.rate_limited else 200)
-    notify.deliver(settings)
     response = redirect("/profile/verify")
     cookies.set_signed(response, request, cookies.VERIFY_CONTACT, "verify-contact",
                        {"a": started.attempt, "s": session.id})

@@ -20,7 +20,7 @@ from .pages import not_found
 
 @patient_page
 def receipts(request: Request, session: PatientSession) -> Response:
-    pending = payments.unconfirmed(request.app.state.gateway, session.guarantor)  # settles finished ones first
+    pending = payments.unconfirmed(session.guarantor)  # the database's word: no page waits on the gateway
     return render(request, "portal/receipts/list.html", page(
         session, N_("Receipts"), active="/receipts", rows=accounts.receipts_for(session.guarantor), pending=pending,
     ))

@@ -1,0 +1,5 @@
+"""Jobs: the work requests leave behind (sending the outbox, settling unfinished payments), done
+outside any request. `pops serve` runs them in a background thread (pops.jobs.runner)."""
+from .runner import Runner, deliver_outbox, release_lease, run_once, settle_payments, take_lease
+
+__all__ = ["Runner", "deliver_outbox", "release_lease", "run_once", "settle_payments", "take_lease"]

@@ -1,0 +1,253 @@
+"""Several processes: POPS_DB_POOL, the pooled and per-thread connections, X-POPS-Worker, `pops serve --workers 2`."""
+from __future__ import annotations
+
+import datetime as dt
+import html
+import os
+import re
+import secrets
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx2 as httpx
+import pytest
+from anyio import to_thread
+
+from pops import clock, links
+from pops import db as pops_db
+from pops.app import create_app
+from pops.db import CheckedPool, database, open_database, request_scope
+from pops.models import OutboxMessage, PatientSession, Receipt
+from pops.settings import Settings, SettingsError
+
+from factories import (MARIA, PASSWORD, make_encounter, make_group, make_guarantor, make_patient, make_staff,
+                       make_statement, totp_now)
+from http_helpers import open_browser
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET = secrets.token_urlsafe(36)
+PG = bool(os.environ.get("POPS_TEST_DATABASE_URL"))
+STARTUP_SECONDS = 30
+CSRF = "csrf-token-for-the-runtime-test-0123"
+APPROVED = {"number": "4242 4242 4242 4242", "expiry": "12/30", "cvc": "123"}
+HIDDEN = re.compile(r'<input type="hidden" name="(\w+)" value="([^"]*)">')
+
+
+# --- settings and connections --------------------------------------------------------------------
+
+def test_db_pool_setting():
+    assert Settings.from_env({}).db_pool == 10
+    assert Settings.from_env({"POPS_DB_POOL": "4"}).db_pool == 4
+    for wrong in ("0", "-1", "ten", "2.5"):
+        with pytest.raises(SettingsError, match="POPS_DB_POOL"):
+            Settings.from_env({"POPS_DB_POOL": wrong})
+
+
+def test_postgresql_is_pooled_only_when_asked(tmp_path):
+    pooled = open_database("postgresql://u@db.example/pops", pool=7)
+    assert isinstance(pooled, CheckedPool) and pooled._max_connections == 7
+    assert not isinstance(open_database("postgresql://u@db.example/pops"), CheckedPool)
+    assert not isinstance(open_database(f"sqlite:///{tmp_path}/x.sqlite3", pool=7), CheckedPool)
+
+
+@pytest.mark.skipif(PG, reason="SQLite's per-thread connection")
+def test_a_sqlite_thread_keeps_its_connection_from_request_to_request(db_url):
+    pops_db.bind(db_url, 10)
+    seen: list[int] = []
+
+    def two_requests():
+        for _ in range(2):
+            with request_scope():
+                seen.append(id(database.connection()))
+
+    worker = threading.Thread(target=two_requests)
+    worker.start()
+    worker.join()
+    assert len(seen) == 2 and seen[0] == seen[1]
+    database.initialize(None)
+
+
+@pytest.mark.skipif(not PG, reason="needs PostgreSQL (POPS_TEST_DATABASE_URL)")
+def test_the_pool_returns_connections_and_replaces_a_dead_one(db_url):
+    pool = pops_db.bind(db_url, 2)
+    try:
+        with request_scope():
+            first = database.connection()
+            pid = database.execute_sql("SELECT pg_backend_pid()").fetchone()[0]
+        assert len(pool._connections) == 1 and not pool._in_use  # back in the pool, still open
+        with request_scope():
+            assert database.connection() is first  # reused
+        with open_database(db_url) as other:  # the server drops it while it idles in the pool
+            other.execute_sql("SELECT pg_terminate_backend(%s)", (pid,))
+        time.sleep(0.1)
+        pool._returned_at.clear()  # as if it had idled past PING_AFTER: the check asks the server
+        with request_scope():
+            assert database.connection() is not first
+            assert database.execute_sql("SELECT 1").fetchone()[0] == 1
+    finally:
+        pool.close_all()
+        database.initialize(None)
+
+
+# --- one process -----------------------------------------------------------------------------------
+
+def test_a_test_server_names_its_worker_and_production_does_not(db_url):
+    settings = Settings(database_url=db_url, secret_key=SECRET, environment="test", base_url="http://testserver",
+                        db_pool=3)
+    with open_browser(create_app(settings)) as client:
+        assert client.get("/healthz").headers["x-pops-worker"] == str(os.getpid())
+
+        async def threads() -> float:
+            return to_thread.current_default_thread_limiter().total_tokens
+
+        assert client.portal.call(threads) == 3  # the request threads are capped at the pool size
+    with open_browser(create_app(Settings(database_url=db_url, secret_key=SECRET, environment="production",
+                                          base_url="http://testserver"))) as client:
+        assert "x-pops-worker" not in client.get("/healthz").headers
+    database.initialize(None)
+
+
+# --- `pops serve --workers 2` ------------------------------------------------------------------------
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def two_workers(db_url, tmp_path):
+    """`pops serve --workers 2` on this test's database; yields its address."""
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("POPS_")}
+    env.update(POPS_DATABASE_URL=db_url, POPS_SECRET_KEY=SECRET, POPS_ENV="test", POPS_DB_POOL="4",
+               POPS_DATA_DIR=str(tmp_path / "data"), PYTHONUNBUFFERED="1")  # no POPS_BASE_URL: serve passes it on
+    log_path = tmp_path / "server.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen([sys.executable, "-m", "pops", "serve", "--workers", "2", "--host", "127.0.0.1",
+                                    "--port", str(port)], env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while True:
+            assert process.poll() is None, f"the server exited {process.returncode}:\n{log_path.read_text()}"
+            assert time.monotonic() < deadline, f"the server did not answer /healthz:\n{log_path.read_text()}"
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+class Pinned:
+    """A browser on one keep-alive connection, so on one worker: every answer must come from `pid`."""
+
+    def __init__(self, client: httpx.Client, pid: str):
+        self.client, self.pid = client, pid
+
+    def request(self, method: str, path: str, **kwargs) -> httpx.Response:
+        response = self.client.request(method, path, **kwargs)
+        assert response.headers["x-pops-worker"] == self.pid, f"{method} {path} reached another worker"
+        return response
+
+    def get(self, path: str) -> httpx.Response:
+        return self.request("GET", path)
+
+    def post(self, path: str, data: dict) -> httpx.Response:
+        return self.request("POST", path, data={"csrf": CSRF, **data})
+
+
+def one_connection_per_worker(url: str, workers: int = 2, tries: int = 200) -> list[Pinned]:
+    """Fresh keep-alive connections until one reaches each worker (the kernel spreads them)."""
+    held: dict[str, Pinned] = {}
+    for _ in range(tries):
+        client = httpx.Client(base_url=url, follow_redirects=False, timeout=10, headers={"Origin": url},
+                              limits=httpx.Limits(max_connections=1, max_keepalive_connections=1))
+        pid = client.get("/healthz").headers["x-pops-worker"]
+        if pid in held:
+            client.close()
+            continue
+        client.cookies.set("pops_csrf", CSRF)
+        held[pid] = Pinned(client, pid)
+        if len(held) == workers:
+            return list(held.values())
+    pytest.fail(f"{tries} connections reached only the workers {sorted(held)}")
+
+
+def local(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.path}?{parts.query}" if parts.query else parts.path
+
+
+@pytest.mark.skipif(PG, reason="SQLite's run; the PostgreSQL one below pays, refunds and signs in")
+def test_two_workers_answer_on_sqlite(db, two_workers):
+    browsers = one_connection_per_worker(two_workers)
+    assert len({b.pid for b in browsers}) == 2 and str(os.getpid()) not in {b.pid for b in browsers}
+    for browser in browsers:
+        assert browser.get("/healthz").status_code == 200
+        browser.client.close()
+
+
+@pytest.fixture
+def owing(db):
+    clock.reset()  # the server runs on the real clock: rows made here are made on it too
+    guarantor = make_guarantor(make_group(), **MARIA)
+    make_encounter(guarantor, "E1", patient=make_patient(guarantor), date=dt.date(2026, 9, 1), charge="40.00")
+    make_statement(guarantor, "S-1", date=dt.date(2026, 10, 1), balance="40.00")
+    return guarantor
+
+
+@pytest.mark.skipif(not PG, reason="needs PostgreSQL (POPS_TEST_DATABASE_URL)")
+def test_two_workers_share_everything_through_the_database(owing, two_workers):
+    payer, other = one_connection_per_worker(two_workers)
+    try:
+        # QuickPay and a payment, all on the first worker.
+        code, _ = links.mint(owing, "sms", SECRET)
+        assert payer.get(f"/q/{code}").status_code == 303
+        page = payer.get("/quickpay")
+        form = page.text[page.text.index('action="/pay/start"'):]
+        fields = {k: html.unescape(v) for k, v in HIDDEN.findall(form[:form.index("</form>")])}
+        response = payer.post("/pay/start", {**fields, "amount": "amount_due", "card": "new"})
+        while response.status_code == 303:
+            where = local(response.headers["location"])
+            response = (payer.post(where, APPROVED) if where.startswith("/sandbox-gateway/checkout/")
+                        else payer.get(where))
+        assert response.status_code == 200 and "Payment received" in response.text
+        receipt = Receipt.get()
+        assert receipt.amount == 40
+
+        # A refund by staff, signed in on the second worker.
+        staff = make_staff()
+        signed_in = other.post("/staff/login", {"email": staff.email, "password": PASSWORD, "code": totp_now(staff),
+                                                "next": ""})
+        assert signed_in.status_code == 303, signed_in.text
+        refunded = other.post(f"/staff/receipts/{receipt.number}/refund", {"amount": "$15"})
+        assert refunded.status_code == 303, refunded.text
+        assert Receipt.get_by_id(receipt.id).refunded_amount == 15
+
+        # And the patient signs in there too, with the code the first sign-in step sent.
+        other.client.cookies.delete("pops_session")
+        looked_up = other.post("/login", {"first_name": "Maria", "last_name": "Lopez", "date_of_birth": "1981-04-12"})
+        assert looked_up.headers["location"] == "/login/send"
+        assert other.post("/login/send", {"destination": "0:sms"}).headers["location"] == "/login/code"
+        message = OutboxMessage.select().where(OutboxMessage.purpose == "sign_in").get()
+        entered = other.post("/login/code", {"code": re.search(r"\b(\d{6})\b", message.body).group(1)})
+        assert entered.headers["location"] == "/home"
+        assert other.get("/home").status_code == 200
+        assert PatientSession.select().where(PatientSession.origin == "sign_in").count() == 1
+    finally:
+        payer.client.close()
+        other.client.close()
