@@ -1,6 +1,9 @@
 """create_app(settings): the route table in one place."""
 from __future__ import annotations
 
+import contextlib
+
+import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
@@ -20,8 +23,24 @@ from .web.validity import ValidityMiddleware
 from .web.worker import WorkerMiddleware
 
 
-def create_app(settings: Settings) -> Starlette:
-    """The POPS web application for these settings (binds the models to their database)."""
+@contextlib.asynccontextmanager
+async def _running_jobs(app: Starlette):
+    """The lifespan of an app that runs the jobs itself (`pops serve`): the runner starts and stops with it."""
+    from .jobs import Runner
+
+    runner = Runner(app.state.settings, app.state.gateway)
+    runner.start()
+    try:
+        yield
+    finally:
+        await anyio.to_thread.run_sync(runner.stop)
+
+
+def create_app(settings: Settings, *, jobs: bool = False) -> Starlette:
+    """The POPS web application for these settings (binds the models to their database).
+
+    With `jobs`, its lifespan also runs the job runner (sending, settling); tests leave it off.
+    """
     db.bind(settings.database_url, settings.db_pool)
     crash.arm(settings.crash_at if settings.environment == "test" else None)  # the crash tests' kill switch
     gateway = SandboxGateway(settings.secret_key, settings.base_url)
@@ -38,6 +57,7 @@ def create_app(settings: Settings) -> Starlette:
     app = Starlette(
         routes=routes,
         exception_handlers={404: public.not_found},
+        lifespan=_running_jobs if jobs else None,
         middleware=[
             Middleware(WorkerMiddleware, threads=settings.db_pool, name_worker=settings.environment == "test"),
             Middleware(SecurityMiddleware, base_url=settings.base_url, trusted_proxies=settings.trusted_proxies),
@@ -52,4 +72,4 @@ def create_app(settings: Settings) -> Starlette:
 
 def app_from_env() -> Starlette:
     """The app each process of `pops serve --workers N` builds (uvicorn's factory): settings from the environment."""
-    return create_app(Settings.from_env().with_secret())
+    return create_app(Settings.from_env().with_secret(), jobs=True)  # the lease row: one process runs them

@@ -35,8 +35,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> int:
 
     db = _open(settings)
     db.close()
-    app = create_app(settings)
-    _settle_in_background(app)
+    app = create_app(settings, jobs=True)  # its lifespan runs the jobs (sending, settling)
     # X-Forwarded-For and -Proto count only from the trusted proxies (the app's HSTS rule follows the same list).
     proxies = settings.trusted_proxies
     served = app
@@ -48,26 +47,6 @@ def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> int:
                 proxy_headers=bool(proxies), forwarded_allow_ips="*" if "*" in proxies else ",".join(proxies),
                 log_level="info", server_header=False)
     return 0
-
-
-def _settle_in_background(app, every: float = 60.0) -> None:
-    """The settle job: unfinished payments are looked up by key every minute while POPS serves."""
-    import threading
-
-    from . import notify, payments
-    from .db import database
-
-    def run() -> None:
-        stop = threading.Event()
-        while not stop.wait(every):
-            try:
-                with database.connection_context():
-                    payments.settle_pending(app.state.gateway)
-                    notify.deliver(app.state.settings)
-            except Exception as exc:  # a bad minute must not stop the job; the next run retries
-                print(f"settle job: {exc!r}", file=sys.stderr)
-
-    threading.Thread(target=run, name="pops-settle", daemon=True).start()
 
 
 def _served_at(settings: Settings, host: str, port: int) -> Settings:
@@ -96,6 +75,18 @@ def cmd_payments_settle(args: argparse.Namespace) -> int:
     notify.deliver(settings)
     db.close()
     print(", ".join(f"{status}: {n}" for status, n in sorted(counts.items())) or "nothing to settle")
+    return 0
+
+
+def cmd_jobs(args: argparse.Namespace) -> int:
+    from .jobs import listing
+
+    settings = Settings.from_env()
+    db = _open(settings)
+    try:
+        print(listing.text(limit=args.limit))
+    finally:
+        db.close()
     return 0
 
 
@@ -358,8 +349,12 @@ def build_parser() -> argparse.ArgumentParser:
     pay = sub.add_parser("payments", help="payments").add_subparsers(dest="payments_command", required=True)
     settle = pay.add_parser("settle", help="look up unfinished payments at the gateway by their keys and settle them")
     settle.add_argument("--older-than", type=int, default=2, metavar="MINUTES",
-                        help="only attempts untouched for this long (default 2; `pops serve` does this every minute)")
+                        help="only attempts untouched for this long (default 2; the jobs `pops serve` runs do this every minute)")
     settle.set_defaults(func=cmd_payments_settle)
+
+    jobs = sub.add_parser("jobs", help="the jobs' work: messages not sent yet (due, waiting, failed) and open payments")
+    jobs.add_argument("--limit", type=int, default=50, help="at most this many rows of each kind (default 50)")
+    jobs.set_defaults(func=cmd_jobs)
 
     mig = sub.add_parser("migrate", help="create or upgrade the database schema")
     mig.set_defaults(func=cmd_migrate)
