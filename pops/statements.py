@@ -134,9 +134,11 @@ def _visits(statement_ids: list[int]) -> dict[int, list[tuple]]:
 def statements_due(groups: Iterable[Group]) -> list[DueStatement]:
     """The statements to print for these groups, by group code then account (see the module's rule)."""
     groups = list(groups)
-    if not groups:
-        return []
-    latest = _latest_statements(groups)
+    return _due(_latest_statements(groups)) if groups else []
+
+
+def _due(latest: list[Statement]) -> list[DueStatement]:
+    """Those of these latest statements that are due, in their order, with their balances and visits."""
     all_facts = ledger.accounts_facts(s.guarantor for s in latest)
     due = []
     for statement in latest:
@@ -176,7 +178,7 @@ _env = templating.environment()
 
 @contextlib.contextmanager
 def _drawing(count: int) -> Iterator[Callable[[list[str]], Iterator[str]]]:
-    """A function drawing the QR codes of URLs lazily, in order: in worker processes when `count` codes are many.
+    """A function drawing the QR codes of URLs lazily, in order; in worker processes when up to `count` may be many.
 
     Worker processes start drawing as soon as URLs are handed over, while this process goes on
     minting and printing.
@@ -224,12 +226,17 @@ def render(due: list[DueStatement], out: TextIO) -> None:
 
 def run(groups: Iterable[Group], secret_key: str, base_url: str, out: TextIO) -> Run:
     """Choose the statements due, mint their links and print them to `out`. Call inside one transaction."""
-    due = statements_due(groups)
-    printing = [item for item in due if item.prints_link]
-    with _drawing(len(printing)) as draw:
+    groups = list(groups)
+    latest = _latest_statements(groups) if groups else []
+    due: list[DueStatement] = []
+    # A few hundred statements at a time are chosen and minted, and their codes handed to the
+    # workers, which draw them while the next are chosen (a pool starts no process until then).
+    with _drawing(len(latest)) as draw:
         drawn = []
-        for chunk in _chunks(printing):  # the workers draw one chunk's codes while the next is minted
-            mint_links(chunk, secret_key, base_url)
-            drawn.append(draw([item.url for item in chunk]))
+        for chunk in _chunks(latest):
+            chosen = _due(chunk)
+            mint_links(chosen, secret_key, base_url)
+            due.extend(chosen)
+            drawn.append(draw([item.url for item in chosen if item.url]))
         _write(due, itertools.chain.from_iterable(drawn), out)
     return Run(due)
