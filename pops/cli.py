@@ -90,6 +90,26 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    import signal
+
+    from .gateways.sandbox import SandboxGateway
+    from .jobs import Runner
+
+    settings = Settings.from_env().with_secret()
+    if settings.database_url.startswith("sqlite"):
+        return _fail("pops worker needs PostgreSQL. With SQLite, pops serve runs the jobs itself "
+                     "(one process at a time); start nothing else.")
+    db = _open(settings)
+    db.close()
+    runner = Runner(settings, SandboxGateway(settings.secret_key, settings.base_url), lease=False)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: runner.request_stop())
+    print("pops worker: sending the outbox and settling payments (Ctrl-C stops)", flush=True)
+    runner.run_forever()
+    return 0
+
+
 def cmd_migrate(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     db = _open(settings, upgrade=True)
@@ -355,6 +375,9 @@ def build_parser() -> argparse.ArgumentParser:
     jobs = sub.add_parser("jobs", help="the jobs' work: messages not sent yet (due, waiting, failed) and open payments")
     jobs.add_argument("--limit", type=int, default=50, help="at most this many rows of each kind (default 50)")
     jobs.set_defaults(func=cmd_jobs)
+
+    worker = sub.add_parser("worker", help="run the jobs (PostgreSQL; any number of workers share the database)")
+    worker.set_defaults(func=cmd_worker)
 
     mig = sub.add_parser("migrate", help="create or upgrade the database schema")
     mig.set_defaults(func=cmd_migrate)

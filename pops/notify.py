@@ -9,6 +9,7 @@ try on OutboxMessage.RETRY_AFTER's schedule, and never sends a code after it exp
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import smtplib
@@ -20,6 +21,7 @@ from email.message import EmailMessage
 from urllib.parse import unquote, urlsplit
 
 from . import clock
+from .db import database
 from .models import Guarantor, OutboxMessage
 from .settings import Settings
 
@@ -99,9 +101,31 @@ def due(channel: str) -> list[OutboxMessage]:
     ).order_by(OutboxMessage.id))
 
 
+def _is_due():
+    return (OutboxMessage.status == OutboxMessage.OUTBOX) & (
+        OutboxMessage.next_attempt_at.is_null() | (OutboxMessage.next_attempt_at <= clock.now()))
+
+
+@contextlib.contextmanager
+def _claimed(message: OutboxMessage):
+    """The message, read again, if it is still due and no other sender holds it; else None.
+
+    PostgreSQL: the row stays locked (FOR UPDATE SKIP LOCKED) until its try is recorded, so
+    two workers never send the same message. SQLite has one sender at a time (the runner's
+    lease) and no transaction is held open across the send.
+    """
+    query = OutboxMessage.select().where((OutboxMessage.id == message.id) & _is_due())
+    if not database.for_update:
+        yield query.get_or_none()
+        return
+    with database.atomic():
+        yield query.for_update(skip_locked=True).get_or_none()
+
+
 def _still_good(message: OutboxMessage) -> bool:
     if message.expires_at is not None and message.expires_at <= clock.now():
-        expire_codes()
+        OutboxMessage.update(status=OutboxMessage.EXPIRED, next_attempt_at=None).where(
+            OutboxMessage.id == message.id).execute()
         return False
     return True
 
@@ -133,9 +157,10 @@ def deliver(settings: Settings) -> int:
     expire_codes()
     sent = 0
     if settings.sms_url:
-        for message in due(OutboxMessage.SMS):
-            if _still_good(message):
-                sent += _record(message, _send_sms(settings, message))
+        for queued in due(OutboxMessage.SMS):
+            with _claimed(queued) as message:
+                if message is not None and _still_good(message):
+                    sent += _record(message, _send_sms(settings, message))
     return sent + _deliver_email(settings)
 
 
@@ -149,25 +174,32 @@ def _deliver_email(settings: Settings) -> int:
     try:
         server = _smtp(settings.smtp_url)
     except (OSError, smtplib.SMTPException) as exc:
-        for message in messages:
-            _record(message, str(exc) or type(exc).__name__)
+        for queued in messages:
+            with _claimed(queued) as message:
+                if message is not None:
+                    _record(message, str(exc) or type(exc).__name__)
         return 0
     with server:
-        for message in messages:
-            if not _still_good(message):
-                continue
-            email = EmailMessage()
-            email["From"] = settings.mail_from
-            email["To"] = message.recipient
-            email["Subject"] = message.subject
-            email.set_content(message.body)
-            try:
-                server.send_message(email)
-            except (OSError, smtplib.SMTPException) as exc:
-                _record(message, str(exc) or type(exc).__name__)
-                continue
-            sent += _record(message, None)
+        for queued in messages:
+            with _claimed(queued) as message:
+                if message is None or not _still_good(message):
+                    continue
+                sent += _record(message, _send_email(server, settings, message))
     return sent
+
+
+def _send_email(server: smtplib.SMTP, settings: Settings, message: OutboxMessage) -> str | None:
+    """One email over an open SMTP connection; None when the server took it, else the reason."""
+    email = EmailMessage()
+    email["From"] = settings.mail_from
+    email["To"] = message.recipient
+    email["Subject"] = message.subject
+    email.set_content(message.body)
+    try:
+        server.send_message(email)
+    except (OSError, smtplib.SMTPException) as exc:
+        return str(exc) or type(exc).__name__
+    return None
 
 
 def retry(message: OutboxMessage) -> bool:

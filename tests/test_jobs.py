@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import os
 import re
 import shutil
 import sqlite3
+import threading
 import time
 from decimal import Decimal
 from urllib.parse import urlsplit
@@ -262,3 +264,40 @@ def test_on_upgrade_old_unsent_messages_and_expired_codes_are_never_sent(tmp_pat
         found = raw.execute("SELECT status, expires_at FROM outbox_message ORDER BY id").fetchall()
     assert [status for status, _ in found] == ["expired", "outbox", "expired", "outbox", "sent"]
     assert found[3][1] is not None and found[1][1] is None  # the code still good expires with its code
+
+
+# --- several workers (PostgreSQL) -------------------------------------------------------------
+
+def test_pops_worker_refuses_sqlite_and_says_why(tmp_path, monkeypatch, capsys):
+    from pops import cli
+
+    monkeypatch.setenv("POPS_DATABASE_URL", f"sqlite:///{tmp_path}/w.sqlite3")
+    monkeypatch.setenv("POPS_SECRET_KEY", "k" * 40)
+    assert cli.main(["worker"]) == 2
+    assert "pops worker needs PostgreSQL" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not os.environ.get("POPS_TEST_DATABASE_URL"), reason="needs PostgreSQL (POPS_TEST_DATABASE_URL)")
+def test_workers_in_parallel_never_send_the_same_message_twice(settings, guarantor):
+    for i in range(40):
+        notify.queue_email(f"patient{i}@example.org", "Hello", f"message {i}", purpose="test", guarantor=guarantor)
+    with smtp_server() as mail:
+        mailing = dataclasses.replace(settings, smtp_url=f"smtp://127.0.0.1:{mail.server_address[1]}")
+        start = threading.Barrier(4)
+        counts: list[int] = []
+
+        def worker() -> None:
+            with database.connection_context():
+                start.wait()
+                counts.append(jobs.deliver_outbox(mailing))
+
+        database.close()
+        threads = [threading.Thread(target=worker) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        database.connect(reuse_if_open=True)
+        recipients = [re.search(r"patient\d+@example.org", m["rcpt"][0]).group(0) for m in mail.received]
+    assert sum(counts) == 40 and len(recipients) == 40 and len(set(recipients)) == 40
+    assert OutboxMessage.select().where(OutboxMessage.status == OutboxMessage.SENT).count() == 40

@@ -70,11 +70,12 @@ class Runner:
     """The jobs in a daemon thread: start() and stop() (the app's lifespan calls them)."""
 
     def __init__(self, settings: Settings, gateway: Gateway, *, poll: float = POLL_SECONDS,
-                 settle_every: float = SETTLE_EVERY_SECONDS):
+                 settle_every: float = SETTLE_EVERY_SECONDS, lease: bool = True):
         self.settings = settings
         self.gateway = gateway
         self.poll = poll
         self.settle_every = settle_every
+        self.lease = lease  # `pops worker` (PostgreSQL) runs without: its sends claim rows with SKIP LOCKED
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"[:100]
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -99,7 +100,7 @@ class Runner:
     def round(self) -> dict[str, int]:
         """One round if this process holds the lease (else nothing)."""
         with database.connection_context():
-            if time.monotonic() >= self._renew_at:  # a third of the way through the lease: fewer writes
+            if self.lease and time.monotonic() >= self._renew_at:  # a third of the way through the lease: fewer writes
                 if not take_lease(self.holder):
                     return {}
                 self._renew_at = time.monotonic() + LEASE.total_seconds() / 3
@@ -107,6 +108,13 @@ class Runner:
             if settle:
                 self._settled_at = time.monotonic()
             return run_once(self.settings, self.gateway, settle=settle)
+
+    def run_forever(self) -> None:
+        """The loop in the calling thread (`pops worker`) until request_stop() (a signal handler)."""
+        self._loop()
+
+    def request_stop(self) -> None:
+        self._stop.set()
 
     def _loop(self) -> None:
         while not self._stop.wait(self.poll):
