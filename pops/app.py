@@ -10,7 +10,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
-from . import crash, db
+from . import clock, crash, db
 from .gateways.sandbox import MOUNT as SANDBOX_MOUNT
 from .gateways.sandbox import SandboxGateway, hosted_page_app
 from .settings import STATIC_DIR, Settings
@@ -71,5 +71,11 @@ def create_app(settings: Settings, *, jobs: bool = False) -> Starlette:
 
 
 def app_from_env() -> Starlette:
-    """The app each process of `pops serve --workers N` builds (uvicorn's factory): settings from the environment."""
-    return create_app(Settings.from_env().with_secret(), jobs=True)  # the lease row: one process runs them
+    """The app each process of `pops serve --workers N` builds (uvicorn's factory): settings from the environment.
+
+    A worker is a fresh interpreter: what `pops` did for the parent (POPS_NOW's clock) it does again here.
+    """
+    settings = Settings.from_env().with_secret()
+    if settings.now is not None:
+        clock.set_now(settings.now)
+    return create_app(settings, jobs=True)  # the lease row: one process runs them

@@ -112,6 +112,21 @@ def test_a_test_server_names_its_worker_and_production_does_not(db_url):
     database.initialize(None)
 
 
+def test_a_worker_process_runs_on_the_rehearsal_clock(db_url, tmp_path, monkeypatch):
+    from pops.app import app_from_env
+
+    for name in [k for k in os.environ if k.startswith("POPS_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("POPS_DATABASE_URL", db_url)
+    monkeypatch.setenv("POPS_ENV", "test")
+    monkeypatch.setenv("POPS_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("POPS_NOW", "2027-03-01T15:00:00Z")
+    clock.reset()
+    app_from_env()
+    assert dt.timedelta(0) <= clock.now() - dt.datetime(2027, 3, 1, 15, tzinfo=dt.timezone.utc) < dt.timedelta(minutes=1)
+    database.initialize(None)
+
+
 # --- `pops serve --workers 2` ------------------------------------------------------------------------
 
 def _free_port() -> int:
