@@ -13,11 +13,11 @@ from starlette.staticfiles import StaticFiles
 from . import clock, crash, db
 from .gateways.sandbox import MOUNT as SANDBOX_MOUNT
 from .gateways.sandbox import SandboxGateway, hosted_page_app
+from .jobs import Runner
 from .settings import STATIC_DIR, Settings
-from .web import public, quickpay, signin
+from .web import public, quickpay, signin, staff
 from .web.portal import pages as portal_pages
 from .web.portal import pay, profile, receipts
-from .web import staff
 from .web.security import SecurityMiddleware
 from .web.validity import ValidityMiddleware
 from .web.worker import WorkerMiddleware
@@ -26,8 +26,6 @@ from .web.worker import WorkerMiddleware
 @contextlib.asynccontextmanager
 async def _running_jobs(app: Starlette):
     """The lifespan of an app that runs the jobs itself (`pops serve`): the runner starts and stops with it."""
-    from .jobs import Runner
-
     runner = Runner(app.state.settings, app.state.gateway)
     runner.start()
     try:
