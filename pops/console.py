@@ -304,10 +304,6 @@ def group_changes(group: Group, form: dict[str, str]) -> tuple[dict[str, object]
     return changes, errors
 
 
-def group_by_code(code: str) -> Group | None:
-    return Group.get_or_none(Group.code == code)
-
-
 def group_values(group: Group) -> dict[str, object]:
     """The group's options as its form shows them."""
     return {f: getattr(group, f) for f in GROUP_FIELDS}

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from . import batches, reports
+from . import batches, groups, reports
 from .audit import audit
 from .batches import BatchSummary, BatchTotals, PaymentRow
 from .console import groups_by_code
@@ -38,7 +38,7 @@ def batch_list(group_code: str, typed_from: str | None, typed_to: str | None, st
     date is typed), of one group or all. A bad group or date is an error and lists nothing. Recorded,
     unless a day is beyond the filters' range (refused)."""
     errors: list[str] = []
-    group = Group.get_or_none(Group.code == group_code) if group_code else None
+    group = groups.by_code(group_code)
     if group_code and group is None:
         errors.append(f"There is no group {group_code}.")
     try:

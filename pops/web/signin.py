@@ -86,7 +86,7 @@ def login(request: Request) -> Response:
                 return render(request, "signin/mirror.html", page(session, N_("Staff view")))
             state = {"c": [session.guarantor_id], "g": session.group.code, "q": session.id}
             return _with_flow(redirect("/login/send"), request, state)
-    return _login_page(request, groups.by_code(request.query_params.get("group")))
+    return _login_page(request, groups.by_code(request.query_params.get("group", "").strip()))
 
 
 def _login_page(request: Request, group: Group | None, *, error: str = "", values: dict | None = None,
@@ -97,7 +97,7 @@ def _login_page(request: Request, group: Group | None, *, error: str = "", value
 
 @public_form
 def login_submit(request: Request, form: FormData) -> Response:
-    group = groups.by_code(str(form.get("group", "")))
+    group = groups.by_code(str(form.get("group", "")).strip())
     values = {k: forms.text(form, k) for k in ("first_name", "last_name", "date_of_birth")}
     if not all(values.values()):
         return _login_page(request, group, values=values, error=MSG_MISSING)
@@ -209,7 +209,7 @@ def logout(request: Request, form: FormData) -> Response:
 
 @public
 def logged_out(request: Request) -> Response:
-    return _page(request, "signin/logged_out.html", groups.by_code(request.query_params.get("group")),
+    return _page(request, "signin/logged_out.html", groups.by_code(request.query_params.get("group", "").strip()),
                  N_("You have logged out"))
 
 

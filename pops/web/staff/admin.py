@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ... import console
+from ... import console, groups
 from ...staff import ROLES, StaffError
 from .. import forms
 from ..guards import redirect, staff_form, staff_page
@@ -39,7 +39,7 @@ def _group_form(request: Request, staff_session, group, values: dict, *, errors:
 
 @staff_page(admin=True)
 def group_edit(request: Request, staff_session) -> Response:
-    group = console.group_by_code(request.path_params["code"])
+    group = groups.by_code(request.path_params["code"])
     if group is None:
         return not_found(request, staff_session)
     return _group_form(request, staff_session, group, console.group_values(group),
@@ -48,7 +48,7 @@ def group_edit(request: Request, staff_session) -> Response:
 
 @staff_form(admin=True)
 def group_save(request: Request, form: FormData, staff_session) -> Response:
-    group = console.group_by_code(request.path_params["code"])
+    group = groups.by_code(request.path_params["code"])
     if group is None:
         return not_found(request, staff_session)
     submitted = {k: str(v) for k, v in form.items()}
