@@ -40,7 +40,7 @@ def for_session(session: PatientSession) -> PayForm:
         options=pay_options(figures, group.show_current_balance) if eligibility.allowed else [],
         cards=(payments.saved_cards(guarantor)
                if group.enable_payment_method_storage and payments.may_use_saved_cards(session) else []),
-        can_pay_online=payments.can_pay_online(group),
+        can_pay_online=group.offers_online_payment,
         key=payments.new_key(),
         seq=guarantor.payment_seq,
     )

@@ -48,11 +48,6 @@ class Started:
     redirect: str | None  # the gateway's hosted page, or None when the attempt is already settled / pending
 
 
-def can_pay_online(group) -> bool:
-    """Whether the group takes any online payment method (card, Google Pay, Apple Pay)."""
-    return group.enable_credit_card or group.enable_google_pay or group.enable_apple_pay
-
-
 def checkout_options(group) -> CheckoutOptions:
     return CheckoutOptions(
         card=group.enable_credit_card,
@@ -120,7 +115,7 @@ def start(
         )
         if card is None or not group.enable_payment_method_storage:
             raise PaymentRefused(MSG_CARD_GONE)
-    elif not can_pay_online(group):
+    elif not group.offers_online_payment:
         raise PaymentRefused(MSG_NO_METHOD.format(group=group.name, phone=group.footer_phone))
 
     with database.atomic():
