@@ -35,14 +35,14 @@ def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> int:
 
     db = _open(settings)
     db.close()
-    app = create_app(settings, jobs=True)  # its lifespan runs the jobs (sending, settling)
     # X-Forwarded-For and -Proto count only from the trusted proxies (the app's HSTS rule follows the same list).
     proxies = settings.trusted_proxies
-    served = app
     if workers > 1:
-        # Each worker process builds its own app from the environment (pops.app.app_from_env).
+        # Each worker process builds its own app from the environment (pops.app.app_from_env); this one serves none.
         os.environ["POPS_BASE_URL"] = settings.base_url
         served = "pops.app:app_from_env"
+    else:
+        served = create_app(settings, jobs=True)  # its lifespan runs the jobs (sending, settling)
     uvicorn.run(served, factory=workers > 1, workers=workers if workers > 1 else None, host=host, port=port,
                 proxy_headers=bool(proxies), forwarded_allow_ips="*" if "*" in proxies else ",".join(proxies),
                 log_level="info", server_header=False)
