@@ -10,7 +10,7 @@ from peewee import (
 )
 
 from .base import BaseModel, UTCDateTimeField, _now
-from .practice import Group, Guarantor, Statement
+from .practice import GROUP_DEFAULTS, Group, Guarantor, Statement
 
 
 # --- staff --------------------------------------------------------------------------------
@@ -29,6 +29,16 @@ class Staff(BaseModel):
     locked_until = UTCDateTimeField(null=True)
     active = BooleanField(default=True)
     created_at = UTCDateTimeField(default=_now)
+    timezone = CharField(max_length=64, default="")  # pages spanning groups; "" is the default (see zone)
+
+    @property
+    def zone(self) -> str:
+        """The time zone this member reads pages spanning groups in: their own choice, else the zone of
+        the group with the lowest code (else a new group's default)."""
+        if self.timezone:
+            return self.timezone
+        first = min(Group.select(Group.code, Group.timezone), key=lambda g: g.code, default=None)
+        return first.timezone if first is not None else str(GROUP_DEFAULTS["timezone"])
 
 
 # --- access -------------------------------------------------------------------------------
