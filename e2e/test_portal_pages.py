@@ -7,7 +7,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
-from pops import accounts, ledger
+from pops import accounts, ledger, portal_lists
 from pops.models import Guarantor, Statement
 from pops.money import format_money
 
@@ -31,8 +31,8 @@ def expected(server, demo_data):
         guarantor = Guarantor.get(Guarantor.account == ACCOUNT)
         Statement.update(first_viewed_at=None).where(Statement.guarantor == guarantor.id).execute()
         detail = accounts.account_detail(guarantor)
-        statements = accounts.statements_for(guarantor)
-        receipts = accounts.receipts_for(guarantor)
+        statements = portal_lists.statements_for(guarantor)
+        receipts = portal_lists.receipts_for(guarantor)
         found = accounts.appointments_for(guarantor)
         return {
             "name": guarantor.display_name,

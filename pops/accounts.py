@@ -234,43 +234,17 @@ def account_detail(guarantor: Guarantor, *, history_all: bool = False) -> Accoun
 
 # --- statements ---------------------------------------------------------------------------
 
-@dataclass
-class StatementRow:
-    statement: Statement
-    paid: bool
-
-    @property
-    def opened(self) -> bool:
-        return self.statement.first_viewed_at is not None
-
-
-def _facts(statement: Statement) -> balances.StatementFacts:
+def statement_facts(statement: Statement) -> balances.StatementFacts:
+    """A statement as the money rules see it."""
     return balances.StatementFacts(statement.number, statement.date, statement.due_date, statement.balance,
                                    statement.amount_due)
-
-
-def statements_for(guarantor: Guarantor, *, hide_paid: bool = False) -> list[StatementRow]:
-    """The guarantor's statements, latest due date first, each paid or not (by the money rules)."""
-    payments = ledger.account_facts(guarantor).patient_payments
-    rows = [
-        StatementRow(s, balances.statement_is_paid(_facts(s), payments))
-        for s in Statement.select().where(Statement.guarantor == guarantor.id)
-        .order_by(Statement.due_date.desc(), Statement.date.desc(), Statement.id.desc())
-    ]
-    return [r for r in rows if not (hide_paid and r.paid)]
 
 
 def latest_statement(guarantor: Guarantor) -> Statement | None:
     """The most recent statement (the money rules' choice: by date, numbers compared naturally)."""
     found = list(Statement.select().where(Statement.guarantor == guarantor.id))
-    last = balances.last_statement(_facts(s) for s in found)
+    last = balances.last_statement(statement_facts(s) for s in found)
     return next((s for s in found if last and s.number == last.number), None)
-
-
-def newest_unopened_statement(guarantor: Guarantor) -> Statement | None:
-    """The latest statement, when the patient has not opened it yet (older ones are history, not news)."""
-    latest = latest_statement(guarantor)
-    return latest if latest is not None and latest.first_viewed_at is None else None
 
 
 def get_statement(number: str, guarantor: Guarantor) -> Statement | None:
@@ -316,7 +290,7 @@ def statement_detail(statement: Statement) -> StatementDetail:
     payments = ledger.account_facts(statement.guarantor).patient_payments
     return StatementDetail(
         statement=statement,
-        paid=balances.statement_is_paid(_facts(statement), payments),
+        paid=balances.statement_is_paid(statement_facts(statement), payments),
         visits=[StatementVisit(e, lines[e.id]) for e in encounters],
     )
 
@@ -335,33 +309,6 @@ def mark_viewed(statement: Statement, session: PatientSession) -> bool:
 
 
 # --- receipts -----------------------------------------------------------------------------
-
-@dataclass
-class ReceiptRow:
-    receipt: Receipt
-    transactions: int
-
-    @property
-    def shown_amount(self) -> Decimal:
-        # A declined card still makes a receipt, and it took nothing.
-        return ZERO if self.receipt.status == Receipt.UNSUCCESSFUL else self.receipt.amount
-
-
-def receipts_for(guarantor: Guarantor) -> list[ReceiptRow]:
-    """Every patient payment on the account (POPS's, the office's, by mail), newest first."""
-    counts = dict(
-        Transaction.select(Transaction.receipt, fn.COUNT(Transaction.id))
-        .join(Receipt)
-        .where(Receipt.guarantor == guarantor.id)
-        .group_by(Transaction.receipt)
-        .tuples()
-    )
-    query = (
-        Receipt.select().where(Receipt.guarantor == guarantor.id)
-        .order_by(Receipt.received_date.desc(), Receipt.received_at.desc(), Receipt.id.desc())
-    )
-    return [ReceiptRow(r, counts.get(r.id, 0)) for r in query]
-
 
 def get_receipt(number: str, guarantor: Guarantor) -> Receipt | None:
     """The guarantor's receipt with this number; None for anyone else's (or none at all)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from pops import accounts, clock
+from pops import accounts, clock, portal_lists
 from pops.db import database
 from pops.models import Encounter, Patient, Receipt, Statement
 
@@ -110,9 +110,9 @@ def test_account_detail_queries_do_not_grow_with_the_ledger(guarantor, ledger_ro
 
 
 def test_statements_paid_and_unpaid_by_due_date(guarantor, ledger_rows):
-    rows = accounts.statements_for(guarantor)
+    rows = portal_lists.statements_for(guarantor)
     assert [(r.statement.number, r.paid) for r in rows] == [("S-1", False), ("S-0", True)]
-    assert [r.statement.number for r in accounts.statements_for(guarantor, hide_paid=True)] == ["S-1"]
+    assert [r.statement.number for r in portal_lists.statements_for(guarantor, hide_paid=True)] == ["S-1"]
 
 
 def test_statement_detail_lists_its_encounters_as_of_its_date(guarantor, ledger_rows):
@@ -135,7 +135,7 @@ def test_ownership_lives_in_the_loaders(guarantor, ledger_rows, group):
 
 
 def test_receipts_newest_first_with_declines_at_zero(guarantor, ledger_rows):
-    rows = accounts.receipts_for(guarantor)
+    rows = portal_lists.receipts_for(guarantor)
     assert [(r.receipt.number, r.receipt.status, r.shown_amount, r.transactions) for r in rows] == [
         ("R-POPS3", "unsuccessful", D("0.00"), 1),
         ("R-POPS2", "refunded", D("50.00"), 2),
@@ -190,9 +190,9 @@ def test_mark_viewed_once_and_never_by_a_mirror(guarantor, ledger_rows):
     assert Statement.get_by_id(s1.id).first_viewed_at == first
 
 
-def test_latest_and_newest_unopened_statement(guarantor, ledger_rows):
+def test_latest_and_new_statement(guarantor, ledger_rows):
     assert accounts.latest_statement(guarantor).number == "S-1"
-    assert accounts.newest_unopened_statement(guarantor).number == "S-1"
+    assert portal_lists.new_statement(guarantor).number == "S-1"
     Statement.update(first_viewed_at=clock.now()).where(Statement.number == "S-1").execute()
     # an older statement never opened is history, not news: no notice once the latest was opened
-    assert accounts.newest_unopened_statement(guarantor) is None
+    assert portal_lists.new_statement(guarantor) is None

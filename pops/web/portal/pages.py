@@ -9,16 +9,24 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ... import accounts, ids, ledger, payments
+from ... import accounts, ids, ledger, payments, portal_lists
 from ...i18n import N_
 from ...models import PatientSession
 from ..chrome import page
 from ..guards import patient_page
+from ..htmx import htmx
 from ..render import render
 
 
 def _flag(request: Request, name: str) -> bool:
     return request.query_params.get(name, "") in {"1", "on", "true", "all", "yes"}
+
+
+def paging(request: Request) -> tuple[int, bool]:
+    """A paged list's `?shown=` (how many rows) and whether htmx's "Show more" wants only the rows
+    past the previous page."""
+    more = "shown" in request.query_params and htmx(request).wants_fragment
+    return portal_lists.parse_shown(request.query_params.get("shown")), more
 
 
 def not_found(request: Request, session: PatientSession, active: str, what: str) -> Response:
@@ -38,7 +46,7 @@ def home(request: Request, session: PatientSession) -> Response:
         eligibility=ledger.eligibility_for(guarantor, figures),
         pending=pending,
         current=accounts.latest_statement(guarantor),
-        unopened=accounts.newest_unopened_statement(guarantor),
+        unopened=portal_lists.new_statement(guarantor),  # the "New" rule, as the Statements list asks it
     ))
 
 
@@ -70,13 +78,15 @@ def appointments(request: Request, session: PatientSession) -> Response:
 
 @patient_page
 def statements(request: Request, session: PatientSession) -> Response:
-    """The statements; the Hide Paid filter (htmx) swaps the block `list` alone."""
+    """The first `?shown=` statements (20 unless asked); the Hide Paid filter (htmx) swaps the block
+    `list` alone, and htmx's "Show more" gets the block `more`: the next rows and the link after them."""
     hide_paid = _flag(request, "hide_paid")
+    shown, more = paging(request)
     return render(request, "portal/statements.html", page(
         session, N_("Statements"), active="/statements",
-        rows=accounts.statements_for(session.guarantor, hide_paid=hide_paid),
+        listing=portal_lists.statements_page(session.guarantor, shown, hide_paid=hide_paid, new_only=more),
         hide_paid=hide_paid,
-    ), block="list")
+    ), block="more" if more else "list")
 
 
 @patient_page

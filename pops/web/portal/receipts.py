@@ -8,22 +8,26 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ... import accounts, payments
+from ... import accounts, payments, portal_lists
 from ...i18n import N_
 from ...models import PatientSession
 from ..chrome import page, patient_chrome
 from ..guards import patient_page
 from ..htmx import htmx
 from ..render import render
-from .pages import not_found
+from .pages import not_found, paging
 
 
 @patient_page
 def receipts(request: Request, session: PatientSession) -> Response:
-    pending = payments.unconfirmed(session.guarantor)  # the database's word: no page waits on the gateway
+    """The first `?shown=` receipts (20 unless asked); htmx's "Show more" gets the block `more`: the
+    next rows and the link after them."""
+    shown, more = paging(request)
+    listing = portal_lists.receipts_page(session.guarantor, shown, new_only=more)
+    pending = [] if more else payments.unconfirmed(session.guarantor)  # the database's word: no gateway call
     return render(request, "portal/receipts/list.html", page(
-        session, N_("Receipts"), active="/receipts", rows=accounts.receipts_for(session.guarantor), pending=pending,
-    ))
+        session, N_("Receipts"), active="/receipts", listing=listing, pending=pending,
+    ), block="more" if more else "content")
 
 
 @patient_page
