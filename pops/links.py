@@ -21,7 +21,7 @@ from urllib.parse import unquote
 from . import clock, limits, signing
 from .audit import POPS, audit
 from .db import database
-from .models import Guarantor, Link, Staff, Statement, Throttle
+from .models import Guarantor, Link, PatientSession, Staff, Statement, Throttle
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _DECODE = {c: c for c in ALPHABET} | {"O": "0", "I": "1", "L": "1"}
@@ -199,10 +199,26 @@ def _use(genuine: GenuineCode) -> Redemption:
     return Redemption("used_up", link)
 
 
-def revoke_all(guarantor: Guarantor) -> int:
-    """Revoke every live link of a guarantor; returns how many."""
-    return (
-        Link.update(revoked_at=clock.now())
-        .where((Link.guarantor == guarantor) & (Link.revoked_at.is_null()))
-        .execute()
-    )
+COMMAND_LINE = "pops link revoke"  # the audit log's actor when no staff member revoked
+
+
+def revoke_all(guarantor: Guarantor, *, by: Staff | None = None, ip: str = "") -> int:
+    """Revoke every live link of a guarantor and end the QuickPay sessions its links opened;
+    returns how many links. Staff's "Revoke all links" and `pops link revoke`; recorded with the count.
+
+    A revoked link is answered 410 ("This link can no longer be used"); a link minted afterwards works.
+    """
+    now = clock.now()
+    with database.atomic():
+        revoked = (Link.update(revoked_at=now)
+                   .where((Link.guarantor == guarantor) & (Link.revoked_at.is_null()))
+                   .execute())
+        opened_by_links = Link.select(Link.id).where(Link.guarantor == guarantor)
+        ended = (PatientSession.update(ended_at=now, end_reason="revoked")
+                 .where(PatientSession.link.in_(opened_by_links) & (PatientSession.quickpay == True)  # noqa: E712
+                        & PatientSession.staff.is_null() & PatientSession.ended_at.is_null())
+                 .execute())
+        audit(by, "links_revoked", guarantor, actor=COMMAND_LINE, ip=ip,
+              detail=f"{revoked} {'link' if revoked == 1 else 'links'} revoked; "
+                     f"{ended} QuickPay {'session' if ended == 1 else 'sessions'} ended")
+    return revoked

@@ -6,9 +6,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from .. import links, pay_form, sessions
+from ..i18n import N_
 from ..models import PatientSession
 from . import cookies
-from .chrome import page
+from .chrome import page, signin_chrome
 from .guards import end_current_patient_session, patient_page, public, redirect
 from .htmx import client_ip
 from .render import render
@@ -25,7 +26,8 @@ def open_link(request: Request) -> Response:
         group = result.link.guarantor.group if result.link else None
         headers = {**NO_REFERRER, "Retry-After": str(result.retry_after)} if result.retry_after else NO_REFERRER
         return render(request, "patient/link_error.html",
-                      {"status": result.status, "group": group, "wait_minutes": result.wait_minutes},
+                      {"title": N_("This link cannot be used"), "status": result.status, "group": group,
+                       "chrome": signin_chrome(group), "wait_minutes": result.wait_minutes},
                       status_code=ERROR_STATUS.get(result.status, 410), headers=headers)
     link = result.link
     end_current_patient_session(request)

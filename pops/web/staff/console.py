@@ -6,7 +6,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ... import console
+from ... import console, links
+from ...ids import parse_id
 from ..guards import redirect, staff_form, staff_page
 from ..htmx import client_ip
 from ..render import render
@@ -23,6 +24,14 @@ def find(request: Request, staff_session) -> Response:
         "title": "Find a guarantor", "staff_session": staff_session, "active": "find", "fields": found.fields,
         "results": found.results, "problem": found.problem, "searched": found.searched,
     })
+
+
+def _revoked_notice(request: Request) -> str:
+    """What "Revoke all links" did, from the address it sends staff back to (?revoked=N)."""
+    count = parse_id(request.query_params.get("revoked"))
+    if count is None:
+        return ""
+    return "1 link revoked." if count == 1 else f"{count} links revoked."
 
 
 def _dashboard(request: Request, staff_session, guarantor, *, notice: str = "", error: str = "",
@@ -44,7 +53,8 @@ def dashboard(request: Request, staff_session) -> Response:
     guarantor = _guarantor(request)
     if guarantor is None:
         return not_found(request, staff_session)
-    return _dashboard(request, staff_session, guarantor, notice=NOTICES.get(request.query_params.get("done", ""), ""))
+    notice = NOTICES.get(request.query_params.get("done", ""), "") or _revoked_notice(request)
+    return _dashboard(request, staff_session, guarantor, notice=notice)
 
 
 @staff_form
@@ -73,9 +83,20 @@ def desk_qr(request: Request, form: FormData, staff_session) -> Response:
     }, headers={"Cache-Control": "no-store"})
 
 
+@staff_form
+def revoke_links(request: Request, form: FormData, staff_session) -> Response:
+    """Revoke all links: every live QuickPay link of the guarantor stops working, and the sessions they opened end."""
+    guarantor = _guarantor(request)
+    if guarantor is None:
+        return not_found(request, staff_session)
+    count = links.revoke_all(guarantor, by=staff_session.staff, ip=client_ip(request))
+    return redirect(f"/staff/guarantors/{guarantor.account}?revoked={count}")
+
+
 routes = [
     Route("/staff/find", find),
     Route("/staff/guarantors/{account}", dashboard),
     Route("/staff/guarantors/{account}/notify", send_notification, methods=["POST"]),
     Route("/staff/guarantors/{account}/qr", desk_qr, methods=["POST"]),
+    Route("/staff/guarantors/{account}/revoke-links", revoke_links, methods=["POST"]),
 ]
