@@ -14,8 +14,10 @@ from ..models import PatientSession, PaymentAttempt
 
 OPEN = PaymentAttempt.OPEN
 
-MSG_UNAVAILABLE = N_("We could not reach the payment service. You were not charged. Please try again in a few minutes.")
-MSG_NOT_COMPLETED = N_("The payment was not completed. You were not charged.")
+# Why an attempt charged nothing. The result page adds "You were not charged" itself (the outcome
+# not_completed means exactly that), so these say only why.
+MSG_UNAVAILABLE = N_("We could not reach the payment service. Please try again in a few minutes.")
+MSG_NOT_COMPLETED = N_("The payment was stopped before it went through.")
 
 
 def new_key() -> str:
