@@ -29,9 +29,10 @@ def parse_shown(text: str | None) -> int:
     text = (text or "").strip()
     if not _DIGITS.fullmatch(text):
         return PAGE  # empty, signed, other digits ("٤٠"), not a number
-    if len(text) > len(str(MOST)):
+    digits = text.lstrip("0") or "0"
+    if len(digits) > len(str(MOST)):  # never int() on thousands of digits
         return MOST
-    return max(PAGE, min(int(text), MOST))
+    return max(PAGE, min(int(digits), MOST))
 
 
 @dataclass(frozen=True)
