@@ -31,7 +31,13 @@ SUBJECTS = {
 # --- sending ------------------------------------------------------------------------------
 
 class RateLimited(Exception):
-    """Too many codes sent to this guarantor or this address in the last hour."""
+    """Too many codes sent to this guarantor or this address in the last hour; `retry_at` is when
+    the next one may be sent (on a whole minute, so the time shown is never too early)."""
+
+    def __init__(self, retry_at: dt.datetime):
+        super().__init__(f"no code may be sent before {retry_at.isoformat()}")
+        self.retry_at = retry_at
+        self.per_hour = SENDS_PER_HOUR
 
 
 def _hash(secret_key: str, attempt: str, code: str) -> str:
@@ -48,12 +54,21 @@ def _lock(guarantor: Guarantor, address: str) -> None:
     limits.lock(Throttle.CODE_ADDRESS, address)
 
 
-def sends_left(guarantor: Guarantor, address: str) -> bool:
+def next_send_at(guarantor: Guarantor, address: str) -> dt.datetime | None:
+    """None while a code may go to this guarantor at this address; else the minute the hourly limits
+    let the next one go (when the code that fills a limit turns an hour old)."""
     since = clock.now() - HOUR
-    recent = OneTimeCode.created_at > since
-    by_guarantor = OneTimeCode.select().where(recent & (OneTimeCode.guarantor == guarantor.id)).count()
-    by_address = OneTimeCode.select().where(recent & (OneTimeCode.destination == address)).count()
-    return by_guarantor < SENDS_PER_HOUR and by_address < SENDS_PER_HOUR
+    waits = []
+    for sent_to in (OneTimeCode.guarantor == guarantor.id, OneTimeCode.destination == address):
+        newest = list(OneTimeCode.select(OneTimeCode.created_at).where((OneTimeCode.created_at > since) & sent_to)
+                      .order_by(OneTimeCode.created_at.desc()).limit(SENDS_PER_HOUR))
+        if len(newest) >= SENDS_PER_HOUR:
+            waits.append(newest[-1].created_at + HOUR)
+    if not waits:
+        return None
+    at = max(waits)
+    minute = at.replace(second=0, microsecond=0)
+    return minute if minute == at else minute + dt.timedelta(minutes=1)
 
 
 def send_code(
@@ -67,8 +82,9 @@ def send_code(
     if channel not in {"sms", "email"} or purpose not in SUBJECTS:
         raise ValueError(f"cannot send a {purpose} code by {channel}")
     _lock(guarantor, address)
-    if not sends_left(guarantor, address):
-        raise RateLimited()
+    retry_at = next_send_at(guarantor, address)
+    if retry_at is not None:
+        raise RateLimited(retry_at)
     attempt = secrets.token_urlsafe(24)
     code = f"{secrets.randbelow(10**6):06d}"
     now = clock.now()

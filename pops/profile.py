@@ -34,7 +34,6 @@ MSG_NOT_AN_EMAIL = N_("Enter an email address like name@example.org.")
 MSG_NOT_A_MOBILE = N_("Enter a mobile number with its area code, like (555) 555-0123.")
 MSG_SAME_EMAIL = N_("That is already your email address.")
 MSG_SAME_MOBILE = N_("That is already your mobile number.")
-MSG_TOO_MANY_CODES = N_("We have sent several codes in the last hour. Please try again in an hour.")
 MSG_FIRST_NAME = N_("Enter the patient's first name.")
 MSG_LAST_NAME = N_("Enter the patient's last name.")
 MSG_DATE_OF_BIRTH = N_("Enter the patient's date of birth as MM/DD/YYYY.")
@@ -90,7 +89,7 @@ class Verification:
 
     attempt: str = ""
     error: str = ""
-    rate_limited: bool = False
+    limited: otp.RateLimited | None = None  # the hourly code limit: when the next code may be asked for
 
 
 def start_contact_verification(session: PatientSession, field: str, text: str, *, secret_key: str,
@@ -107,8 +106,8 @@ def start_contact_verification(session: PatientSession, field: str, text: str, *
         with database.atomic():
             row = otp.send_code(session.guarantor, "email" if email else "sms", new_value,
                                 purpose="verify_email" if email else "verify_mobile", secret_key=secret_key, ip=ip)
-    except otp.RateLimited:
-        return Verification(error=MSG_TOO_MANY_CODES, rate_limited=True)
+    except otp.RateLimited as limited:
+        return Verification(limited=limited)
     return Verification(attempt=row.attempt)
 
 

@@ -122,8 +122,10 @@ def _choices(candidates: list[Guarantor]) -> list[tuple[str, Destination]]:
     return [(f"{i}:{d.channel}", d) for i, g in enumerate(candidates) for d in destinations(g)]
 
 
-def _send_page(request: Request, state: dict, *, error: str = "", rate_limited: Group | None = None,
-               status_code: int = 200) -> Response:
+def _send_page(request: Request, state: dict, *, error: str = "", limited: otp.RateLimited | None = None,
+               practice: Group | None = None) -> Response:
+    """The choice of where the code goes; after the hourly code limit, when the next code may be
+    asked for (in `practice`'s time zone) on the same page, a normal answer the form shows."""
     candidates = _candidates(state)
     if not candidates:
         return _start_over(state)
@@ -132,8 +134,8 @@ def _send_page(request: Request, state: dict, *, error: str = "", rate_limited: 
                  several_practices=len({g.group_id for g in candidates}) > 1,
                  view_account=bool(state.get("q")),
                  error=error,
-                 rate_limited=rate_limited,
-                 status_code=status_code)
+                 limited=limited,
+                 limited_practice=practice)
 
 
 @public
@@ -153,8 +155,8 @@ def send_submit(request: Request, form: FormData) -> Response:
     settings = request.app.state.settings
     try:
         row = signin.send_code(chosen, secret_key=settings.secret_key, ip=client_ip(request))
-    except otp.RateLimited:
-        return _send_page(request, state, status_code=429, rate_limited=chosen.guarantor.group)
+    except otp.RateLimited as limited:
+        return _send_page(request, state, limited=limited, practice=chosen.guarantor.group)
     return _with_flow(redirect("/login/code"), request, {**state, "a": row.attempt, "m": chosen.masked})
 
 

@@ -34,7 +34,7 @@ REQUEST_TITLES = {"register_patient": N_("Register a Patient"), "modify_patient"
 # --- the page -----------------------------------------------------------------------------
 
 def _profile_page(request: Request, session: PatientSession, *, errors: dict | None = None,
-                  values: dict | None = None, status_code: int = 200) -> Response:
+                  values: dict | None = None, limited: dict | None = None) -> Response:
     done = request.query_params.get("done", "")
     return render(request, "portal/profile/page.html", page(
         session, N_("Profile"), active="/profile",
@@ -42,7 +42,8 @@ def _profile_page(request: Request, session: PatientSession, *, errors: dict | N
         done=done if done in DONE else "",
         errors=errors or {},
         values=values or {},
-    ), status_code=status_code)
+        limited=limited or {},
+    ))
 
 
 @patient_page
@@ -81,9 +82,10 @@ def _start_change(request: Request, form: FormData, session: PatientSession, fie
     settings = request.app.state.settings
     started = profile.start_contact_verification(session, field, raw, secret_key=settings.secret_key,
                                                  ip=client_ip(request))
-    if started.error:
-        return _profile_page(request, session, errors={field: started.error}, values={field: raw.strip()},
-                             status_code=429 if started.rate_limited else 200)
+    if started.error or started.limited:
+        # The hourly code limit is said beside the field, on a normal page the form shows.
+        return _profile_page(request, session, errors={field: started.error} if started.error else {},
+                             values={field: raw.strip()}, limited={field: started.limited} if started.limited else {})
     response = redirect("/profile/verify")
     cookies.set_signed(response, request, cookies.VERIFY_CONTACT, "verify-contact",
                        {"a": started.attempt, "s": session.id})
