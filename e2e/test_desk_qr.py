@@ -104,7 +104,7 @@ def test_desk_qr_scan_pay_then_refund_part_from_todays_batch(server, totp_secret
     assert box["width"] >= 300 and abs(box["width"] - box["height"]) < 1, f"the desk QR is not shown large: {box}"
     code = desk.get_by_test_id("desk-code").inner_text().strip()
     assert re.fullmatch(r"D[0-9A-Z]{3}(-[0-9A-Z]{4}){4}", code), code
-    expect(desk.get_by_text(re.compile(r"Works once, until \d\d:\d\d UTC \(15 minutes\)\."))).to_be_visible()
+    expect(desk.get_by_text(re.compile(r"Works once, until \d\d:\d\d E[SD]T \(15 minutes\)\."))).to_be_visible()  # the group's zone
 
     with server_database(server):
         link = Link.get((Link.guarantor == guarantor.id) & (Link.purpose == "desk"))

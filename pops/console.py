@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from peewee import fn
 
-from . import ledger, links, notify, qr, sessions
+from . import ledger, links, notify, qr, sessions, timezones
 from .audit import audit
 from .balances import Balances, Eligibility
 from .dates import parse_date
@@ -20,6 +19,7 @@ from .models import GROUP_DEFAULTS, Group, Guarantor, Link, OutboxMessage, Patie
 from .money import format_money
 from .settings import Settings
 from .staff import create_staff, provisioning_uri
+from .templating import format_date
 
 MAX_RESULTS = 50
 RECEIPTS_SHOWN = 50
@@ -188,7 +188,8 @@ def desk_code(guarantor: Guarantor, staff: Staff, settings: Settings, *, ip: str
     """A one-use QuickPay code for the patient at the desk, valid the group's desk minutes. Recorded."""
     with database.atomic():
         code, link = links.mint(guarantor, "desk", settings.secret_key, created_by=staff)
-        audit(staff, "desk_qr", guarantor, detail=f"expires {link.expires_at:%Y-%m-%d %H:%M} UTC", ip=ip)
+        expires = format_date(link.expires_at, "stamp_zone", guarantor.group.timezone)
+        audit(staff, "desk_qr", guarantor, detail=f"expires {expires}", ip=ip)
     url = links.url(settings.base_url, code)
     return DeskCode(code, url, qr.qr_svg(url), link)
 
@@ -254,16 +255,6 @@ INT_FIELDS = [k for k, v in GROUP_DEFAULTS.items() if isinstance(v, int) and not
 LANDING_PAGES = ("home", "pay")
 
 
-def _valid_timezone(name: str) -> bool:
-    if not name or name.startswith("/") or ".." in name:
-        return False
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return False
-    return True
-
-
 def group_changes(group: Group, form: dict[str, str]) -> tuple[dict[str, object], dict[str, str]]:
     """The changed options from a submitted form (every field; unchecked boxes are False) and the errors.
 
@@ -290,8 +281,8 @@ def group_changes(group: Group, form: dict[str, str]) -> tuple[dict[str, object]
         errors["name"] = "The group needs a name."
     if not is_colour(values.get("brand_color", "")):
         errors["brand_color"] = "Use a colour like #1f5f8b."
-    if not _valid_timezone(str(values.get("timezone", ""))):
-        errors["timezone"] = "Use a time zone name like America/New_York."
+    if not timezones.is_zone(values.get("timezone")):
+        errors["timezone"] = "Choose a time zone from the list."
     if values.get("landing_page") not in LANDING_PAGES:
         errors["landing_page"] = "Choose Home or Pay."
     email = str(values.get("footer_email", ""))

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 import pyotp
 from argon2 import PasswordHasher
 
-from . import clock, limits, sessions
+from . import clock, limits, sessions, timezones
 from .audit import audit
 from .db import database
 from .models import Staff, StaffSession
+from .templating import format_date
 
 ROLES = Staff.ROLES
 MIN_PASSWORD = 12
@@ -44,6 +45,19 @@ def create_staff(email: str, password: str, role: str = Staff.STAFF) -> Staff:
         raise StaffError(f"a staff member with email {email} already exists")
     return Staff.create(email=email, password_hash=_hasher.hash(password), role=role,
                         totp_secret=pyotp.random_base32())
+
+
+def set_timezone(member: Staff, timezone: str, *, ip: str) -> bool:
+    """Set the zone `member` reads pages spanning groups in ("" for the default), recorded; False (and
+    nothing changed) when it is not a zone of the list."""
+    if timezone and not timezones.is_zone(timezone):
+        return False
+    if timezone != member.timezone:
+        with database.atomic():
+            Staff.update(timezone=timezone).where(Staff.id == member.id).execute()
+            audit(member, "staff_timezone", detail=f"{member.timezone or 'default'} → {timezone or 'default'}", ip=ip)
+        member.timezone = timezone
+    return True
 
 
 def check_password(staff: Staff, password: str) -> bool:
@@ -134,7 +148,8 @@ def sign_in(email: str, password: str, code: str, *, ip: str, user_agent: str, i
             audit(check.staff, "sign_in_failed", detail=check.reason, actor=email, ip=ip)
             if check.locks:
                 staff = Staff.get_by_id(check.staff.id)
-                audit(staff, "locked", detail=f"until {staff.locked_until:%Y-%m-%d %H:%M} UTC", ip=ip)
+                until = format_date(staff.locked_until, "stamp_zone", staff.zone)
+                audit(staff, "locked", detail=f"until {until}", ip=ip)
             return SignIn(False, check.reason)
         if previous_session is not None:
             sessions.end(previous_session, "replaced")

@@ -22,10 +22,12 @@ DATE_STYLES = {
     "short": "%m/%d/%Y",  # 11/23/2026
     "stamp": "%Y-%m-%d %H:%M",
     "stamp_seconds": "%Y-%m-%d %H:%M:%S",
-    "stamp_zone": "%Y-%m-%d %H:%M %Z",
+    "stamp_zone": "%Y-%m-%d %H:%M %Z",  # 2026-11-23 09:00 CST: what staff read, the zone named
+    "stamp_seconds_zone": "%Y-%m-%d %H:%M:%S %Z",
     "iso": "%Y-%m-%d",
     "time": "%-I:%M %p",  # 3:05 PM
     "clock": "%H:%M",
+    "clock_zone": "%H:%M %Z",  # 06:10 EST
 }
 
 

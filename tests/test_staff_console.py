@@ -352,8 +352,8 @@ def test_group_edit_saves_and_audits_old_and_new(as_admin, group):
 @pytest.mark.parametrize("field,value,message", [
     ("brand_color", "red", "Use a colour like #1f5f8b."),
     ("brand_color", "#12345g", "Use a colour like #1f5f8b."),
-    ("timezone", "Mars/Olympus_Mons", "Use a time zone name like America/New_York."),
-    ("timezone", "../../etc/passwd", "Use a time zone name like America/New_York."),
+    ("timezone", "Mars/Olympus_Mons", "Choose a time zone from the list."),
+    ("timezone", "../../etc/passwd", "Choose a time zone from the list."),
     ("desk_qr_minutes", "0", "Use a whole number of at least 1."),
     ("quickpay_max_uses", "-3", "Use a whole number of at least 1."),
     ("link_days", "ten", "Use a whole number of at least 1."),

@@ -34,6 +34,8 @@ PAGES = {
     "/staff/admin": "/staff/admin?error=self",
     "/staff/admin/groups/{code}": "/staff/admin/groups/RFM?saved=1",
     "/staff/audit": "/staff/audit",
+    "/staff/admin/new-group": "/staff/admin/new-group",
+    "/staff/account": "/staff/account?saved=1",
 }
 # GET routes that are no page: redirects and downloads (the sign-in page is asked signed out, below).
 NOT_PAGES = {"/staff", "/staff/login", "/staff/mirror/end", "/staff/batches/{id:int}.csv",

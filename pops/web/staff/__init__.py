@@ -1,9 +1,9 @@
 """The staff console: sign-in, the guarantor pages, mirror, POPS Management, batches, reports, requests,
-receipts and the records. `routes` is every staff route, in the order they are matched."""
+receipts, the records and one's own settings. `routes` is every staff route, in the order they are matched."""
 from __future__ import annotations
 
 from .. import validity  # first: its id convertor must be registered before `{id:int}` routes compile
-from . import admin, auth, batches, console, mirror, receipts, records, reports, requests
+from . import account, admin, auth, batches, console, mirror, receipts, records, reports, requests
 
 routes = [
     *auth.routes,
@@ -14,5 +14,6 @@ routes = [
     *console.routes,
     *mirror.routes,
     *admin.routes,
+    *account.routes,
     *records.routes,
 ]

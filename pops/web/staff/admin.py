@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ... import console, groups
+from ... import console, console_groups, groups, timezones
 from ...staff import ROLES, StaffError
 from .. import forms
 from ..guards import redirect, staff_form, staff_page
@@ -28,13 +28,40 @@ def admin_home(request: Request, staff_session) -> Response:
     return _home(request, staff_session, deactivate_self=request.query_params.get("error") == "self")
 
 
+def _option_choices() -> dict:
+    return {"bool_fields": console.BOOL_FIELDS, "int_fields": console.INT_FIELDS,
+            "us_zones": timezones.US_ZONES, "other_zones": timezones.others()}
+
+
 def _group_form(request: Request, staff_session, group, values: dict, *, errors: dict | None = None,
-                saved: bool = False, status_code: int = 200) -> Response:
+                saved: str = "", status_code: int = 200) -> Response:
     return render(request, "staff/admin/group.html", {
         "title": f"Group {group.code}", "staff_session": staff_session, "active": "admin", "group": group,
-        "values": values, "errors": errors or {}, "saved": saved,
-        "bool_fields": console.BOOL_FIELDS, "int_fields": console.INT_FIELDS,
+        "values": values, "errors": errors or {}, "saved": saved, **_option_choices(),
     }, status_code=status_code)
+
+
+def _new_group_form(request: Request, staff_session, values: dict, *, errors: dict | None = None,
+                    status_code: int = 200) -> Response:
+    return render(request, "staff/admin/new_group.html", {
+        "title": "New group", "staff_session": staff_session, "active": "admin", "values": values,
+        "errors": errors or {}, **_option_choices(),
+    }, status_code=status_code)
+
+
+@staff_page(admin=True)
+def group_new(request: Request, staff_session) -> Response:
+    return _new_group_form(request, staff_session, console_groups.new_values())
+
+
+@staff_form(admin=True)
+def group_create(request: Request, form: FormData, staff_session) -> Response:
+    submitted = {k: str(v) for k, v in form.items()}
+    group, errors = console_groups.create_group(submitted, staff_session.staff, ip=client_ip(request))
+    if group is None:
+        return _new_group_form(request, staff_session, console_groups.submitted_values(submitted), errors=errors,
+                               status_code=422)
+    return redirect(f"/staff/admin/groups/{group.code}?saved=created")
 
 
 @staff_page(admin=True)
@@ -42,8 +69,9 @@ def group_edit(request: Request, staff_session) -> Response:
     group = groups.by_code(request.path_params["code"])
     if group is None:
         return not_found(request, staff_session)
+    saved = request.query_params.get("saved", "")
     return _group_form(request, staff_session, group, console.group_values(group),
-                       saved=request.query_params.get("saved") == "1")
+                       saved=saved if saved in ("1", "created") else "")
 
 
 @staff_form(admin=True)
@@ -96,6 +124,8 @@ def staff_unlock(request: Request, form: FormData, staff_session) -> Response:
 
 routes = [
     Route("/staff/admin", admin_home),
+    Route("/staff/admin/groups", group_create, methods=["POST"]),
+    Route("/staff/admin/new-group", group_new, methods=["GET"]),
     Route("/staff/admin/groups/{code}", group_edit, methods=["GET"]),
     Route("/staff/admin/groups/{code}", group_save, methods=["POST"]),
     Route("/staff/admin/staff", staff_create, methods=["POST"]),
