@@ -11,9 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from peewee import fn
-
-from . import balances, clock, ledger
+from . import balances, clock, db, ledger
 from .models import (
     Appointment,
     Encounter,
@@ -27,7 +25,7 @@ from .models import (
     StatementEncounter,
     Transaction,
 )
-from .money import ZERO, from_cents, quantize
+from .money import ZERO, quantize
 
 # Which column of the Account page each kind of ledger line settles a charge in.
 COLUMN_OF_KIND = {"adjustment": "adjusted", "insurance_payment": "insurance_paid", "patient_payment": "patient_paid"}
@@ -150,47 +148,42 @@ def _visit(encounter: Encounter, lines: list[EncounterLine], pops_applied: dict[
     return Visit(encounter, ordered, encounter.insurance_pending, balance)
 
 
-def _pops_applied(guarantor: Guarantor) -> dict[int, dict[str, Decimal]]:
-    """POPS's own payments on each encounter (by line, "" for none), as the money rules count them."""
-    query = (
-        ReceiptApplication.select(
-            ReceiptApplication.encounter, ReceiptApplication.line_ext_id,
-            fn.COALESCE(fn.SUM(ReceiptApplication.amount), 0).coerce(False),
-        )
-        .join(Receipt)
-        .join_from(ReceiptApplication, Encounter)
-        .where((Encounter.guarantor == guarantor.id) & (ReceiptApplication.source == ReceiptApplication.POPS)
-               & ledger._pops_receipts())
-        .group_by(ReceiptApplication.encounter, ReceiptApplication.line_ext_id)
-        .tuples()
-    )
-    applied: dict[int, dict[str, Decimal]] = defaultdict(dict)
-    for encounter_id, line_ext_id, cents in query:
-        applied[encounter_id][line_ext_id] = from_cents(int(cents))
-    return applied
+_VISITS_SQL = None
 
 
-def visits(guarantor: Guarantor, encounters: list[Encounter] | None = None) -> list[Visit]:
-    """The guarantor's visits (or these of theirs), newest first, in three queries."""
-    if encounters is None:
-        encounters = list(
-            Encounter.select(Encounter, Patient).join(Patient)
-            .where(Encounter.guarantor == guarantor.id)
+def _visits_sql() -> str:
+    """The guarantor's encounters with their patient and their lines (oldest line first): one statement."""
+    global _VISITS_SQL
+    if _VISITS_SQL is None:
+        _VISITS_SQL = (
+            f"SELECT {Encounter.columns('e')}, {Patient.columns('p')}, {EncounterLine.columns('l')}"
+            ' FROM "encounter" AS e JOIN "patient" AS p ON p."id" = e."patient_id"'
+            ' LEFT JOIN "encounter_line" AS l ON l."encounter_id" = e."id"'
+            ' WHERE e."guarantor_id" = ? ORDER BY l."date", l."id"'
         )
-    if not encounters:
-        return []
+    return _VISITS_SQL
+
+
+def visits(guarantor: Guarantor, account: ledger.Account | None = None) -> list[Visit]:
+    """The guarantor's visits, newest first: one statement (and one more without the `account` read already)."""
+    applied = (account or ledger.read_account(guarantor)).applied
+    encounters: dict[int, Encounter] = {}
     lines: dict[int, list[EncounterLine]] = defaultdict(list)
-    query = (
-        EncounterLine.select().join(Encounter)
-        .where(Encounter.guarantor == guarantor.id)
-        .order_by(EncounterLine.date, EncounterLine.id)
-    )
-    wanted = {e.id for e in encounters}
-    for line in query:
-        if line.encounter_id in wanted:
-            lines[line.encounter_id].append(line)
-    applied = _pops_applied(guarantor)
-    found = [_visit(e, lines[e.id], applied.get(e.id, {})) for e in encounters]
+    patient_at = len(Encounter._meta.sorted_fields)
+    line_at = patient_at + len(Patient._meta.sorted_fields)
+    for row in db.execute(_visits_sql(), (guarantor.id,)):
+        encounter_id = row[0]
+        if encounter_id not in encounters:
+            encounter = Encounter.from_row(row)
+            encounter.patient = Patient.from_row(row, patient_at)
+            encounter._dirty.clear()
+            encounters[encounter_id] = encounter
+        if row[line_at] is not None:
+            line = EncounterLine.from_row(row, line_at)
+            line.encounter = encounters[encounter_id]
+            line._dirty.clear()
+            lines[encounter_id].append(line)
+    found = [_visit(e, lines[e.id], applied.get(e.id, {})) for e in encounters.values()]
     found.sort(key=lambda v: (v.encounter.date, v.encounter.id), reverse=True)
     return found
 
@@ -214,8 +207,9 @@ def account_detail(guarantor: Guarantor, *, history_all: bool = False) -> Accoun
     `history_all`. Visits in collections are kept apart (the page shows them only when the
     group's Show Collections is on).
     """
-    figures = ledger.balances_for(guarantor)
-    found = visits(guarantor)
+    account = ledger.read_account(guarantor)
+    figures = ledger.balances_for(guarantor, account)
+    found = visits(guarantor, account)
     last = figures.last_statement
     collections = [v for v in found if v.encounter.in_collections]
     active = [v for v in found if not v.encounter.in_collections]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -116,6 +117,21 @@ def request_scope() -> Iterator[None]:
         return
     with db.connection_context():
         yield
+
+
+def execute(sql: str, params: tuple | list = ()):
+    """Run a hand-written statement (`?` marks its parameters) on the bound database; its cursor.
+
+    For the few statements every page runs: no query building, only the placeholders put in
+    the database's style, once per statement text.
+    """
+    db = database.obj
+    return db.execute_sql(_in_style(sql, db.param), params)
+
+
+@functools.lru_cache(maxsize=256)
+def _in_style(sql: str, param: str) -> str:
+    return sql if param == "?" else sql.replace("?", param)
 
 
 def is_postgres() -> bool:

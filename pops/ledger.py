@@ -1,130 +1,179 @@
 """From the ledger's rows to the money rules: an account's facts, balances and whether it may pay."""
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from decimal import Decimal
 
-from peewee import fn
-
-from . import balances
-from .models import Encounter, EncounterLine, Guarantor, Receipt, ReceiptApplication, Statement
-from .money import from_cents
+from . import balances, db
+from .models import Guarantor, Receipt, ReceiptApplication, Statement
+from .money import ZERO, from_cents, quantize
 
 # Receipts whose money reached the practice; a refund shows in refunded_amount (and, for
 # applications, as negative applications), so refunded receipts stay in the sums.
 COUNTED_STATUSES = (Receipt.PAID, Receipt.PARTIALLY_REFUNDED, Receipt.REFUNDED)
 
 
-def _cents(column) -> object:
-    # SUM over the raw cents column, read back uncoerced: exact on SQLite and PostgreSQL alike.
-    return fn.COALESCE(fn.SUM(column), 0).coerce(False)
-
-
 def _money(cents: object) -> Decimal:
     return from_cents(int(cents))
 
 
-def _pops_receipts():
-    """POPS's own receipts whose money counts in POPS (not yet carried by the PM system's lines)."""
-    return (
-        (Receipt.source == Receipt.POPS)
-        & (Receipt.imported == False)  # noqa: E712 (SQL)
-        & (Receipt.posted_back == False)  # noqa: E712 (SQL)
-        & Receipt.status.in_(COUNTED_STATUSES)
-    )
+@dataclass(frozen=True)
+class Account:
+    """One account as one statement reads it: what the money rules need, and what the pages show beside."""
+
+    facts: balances.AccountFacts
+    statements: tuple[Statement, ...]  # the account's statements (rows), by date
+    applied: dict[int, dict[str, Decimal]]  # POPS's payments per encounter id and line ("" for none)
+
+    def latest_statement(self) -> Statement | None:
+        """The most recent statement (the money rules' choice: by date, numbers compared naturally)."""
+        last = balances.last_statement(self.facts.statements)
+        return next((s for s in self.statements if last is not None and s.number == last.number), None)
+
+
+# The account's facts in one statement: a row per encounter ("e", with the sum of its lines), per
+# POPS application total of an encounter line ("a"), per statement ("s"), per day of imported
+# patient payments ("l") and per day of POPS's counted receipts ("r"). Typed NULLs: PostgreSQL
+# settles a UNION's column types branch by branch.
+_FACTS_SQL = """
+SELECT 'e', e."guarantor_id", e."id", e."ext_id", e."date", CAST(NULL AS DATE),
+       (SELECT COALESCE(SUM(l."amount"), 0) FROM "encounter_line" AS l WHERE l."encounter_id" = e."id"),
+       e."insurance_pending", e."in_collections", CAST(NULL AS TIMESTAMP)
+  FROM "encounter" AS e WHERE e."guarantor_id" IN ({ids})
+UNION ALL
+SELECT 'a', e."guarantor_id", a."encounter_id", a."line_ext_id", NULL, NULL, SUM(a."amount"), NULL, NULL, NULL
+  FROM "receipt_application" AS a JOIN "receipt" AS r ON r."id" = a."receipt_id"
+  JOIN "encounter" AS e ON e."id" = a."encounter_id"
+ WHERE e."guarantor_id" IN ({ids}) AND a."source" = ? AND {pops_receipt}
+ GROUP BY e."guarantor_id", a."encounter_id", a."line_ext_id"
+UNION ALL
+SELECT 's', s."guarantor_id", s."id", s."number", s."date", s."due_date", s."balance", s."amount_due", NULL,
+       s."first_viewed_at"
+  FROM "statement" AS s WHERE s."guarantor_id" IN ({ids})
+UNION ALL
+SELECT 'l', e."guarantor_id", NULL, NULL, l."date", NULL, SUM(l."amount"), NULL, NULL, NULL
+  FROM "encounter_line" AS l JOIN "encounter" AS e ON e."id" = l."encounter_id"
+ WHERE e."guarantor_id" IN ({ids}) AND l."kind" = ?
+ GROUP BY e."guarantor_id", l."date"
+UNION ALL
+SELECT 'r', r."guarantor_id", NULL, NULL, r."received_date", NULL, SUM(r."amount" - r."refunded_amount"), NULL, NULL,
+       NULL
+  FROM "receipt" AS r WHERE r."guarantor_id" IN ({ids}) AND {pops_receipt}
+ GROUP BY r."guarantor_id", r."received_date"
+"""
+# POPS's own receipts whose money counts in POPS (not yet carried by the PM system's lines).
+_POPS_RECEIPT_SQL = ('r."source" = ? AND r."imported" = ? AND r."posted_back" = ? AND r."status" IN ({})'
+                     .format(", ".join("?" * len(COUNTED_STATUSES))))
+_POPS_RECEIPT_PARAMS = (Receipt.POPS, False, False, *COUNTED_STATUSES)
+
+
+def _facts_sql(ids: int) -> tuple[str, int]:
+    """The statement for `ids` accounts, and how many ids it takes (its IN lists, in order)."""
+    marks = ", ".join("?" * ids)
+    return _FACTS_SQL.format(ids=marks, pops_receipt=_POPS_RECEIPT_SQL), ids
+
+
+def _facts_params(ids: list[int]) -> tuple:
+    return (*ids, *ids, ReceiptApplication.POPS, *_POPS_RECEIPT_PARAMS, *ids, *ids, "patient_payment",
+            *ids, *_POPS_RECEIPT_PARAMS)
+
+
+def read_account(guarantor: Guarantor) -> Account:
+    """The account's facts, statements and POPS applications, in one statement."""
+    return read_accounts([guarantor])[guarantor.id]
 
 
 def account_facts(guarantor: Guarantor) -> balances.AccountFacts:
-    """Everything the money rules need about one account, in six aggregate queries."""
-    return accounts_facts([guarantor])[guarantor.id]
+    """Everything the money rules need about one account, in one statement."""
+    return read_account(guarantor).facts
 
 
 _CHUNK = 500  # guarantor ids per IN (...) list, well under every database's parameter limit
 
 
 def accounts_facts(guarantors: Iterable[Guarantor]) -> dict[int, balances.AccountFacts]:
-    """account_facts() for many accounts at once (by guarantor id): six queries per few hundred accounts."""
+    """account_facts() for many accounts at once (by guarantor id): one statement per few hundred accounts."""
+    return {gid: account.facts for gid, account in read_accounts(guarantors).items()}
+
+
+def read_accounts(guarantors: Iterable[Guarantor]) -> dict[int, Account]:
+    """read_account() for many accounts at once (by guarantor id)."""
     guarantors = list(guarantors)
-    facts: dict[int, balances.AccountFacts] = {}
+    found: dict[int, Account] = {}
     for start in range(0, len(guarantors), _CHUNK):
-        facts.update(_facts_of(guarantors[start : start + _CHUNK]))
-    return facts
+        found.update(_read(guarantors[start : start + _CHUNK]))
+    return found
 
 
-def _facts_of(guarantors: list[Guarantor]) -> dict[int, balances.AccountFacts]:
+_date = Statement.date.python_value
+_viewed_at = Statement.first_viewed_at.python_value
+
+
+def _day(value) -> dt.date:
+    return value if isinstance(value, dt.date) else _date(value)
+
+
+def _read(guarantors: list[Guarantor]) -> dict[int, Account]:
     ids = [g.id for g in guarantors]
-    lines_total = dict(
-        EncounterLine.select(EncounterLine.encounter, _cents(EncounterLine.amount))
-        .join(Encounter)
-        .where(Encounter.guarantor.in_(ids))
-        .group_by(EncounterLine.encounter)
-        .tuples()
-    )
-    pops_applied = dict(
-        ReceiptApplication.select(ReceiptApplication.encounter, _cents(ReceiptApplication.amount))
-        .join(Receipt)
-        .join_from(ReceiptApplication, Encounter)
-        .where(Encounter.guarantor.in_(ids) & (ReceiptApplication.source == ReceiptApplication.POPS) & _pops_receipts())
-        .group_by(ReceiptApplication.encounter)
-        .tuples()
-    )
-    encounters: dict[int, list[balances.EncounterFacts]] = defaultdict(list)
-    for e in Encounter.select().where(Encounter.guarantor.in_(ids)).order_by(Encounter.date, Encounter.id):
-        encounters[e.guarantor_id].append(
-            balances.EncounterFacts(
-                id=e.ext_id,
-                date=e.date,
-                lines_total=_money(lines_total.get(e.id, 0)),
-                insurance_pending=e.insurance_pending,
-                pops_applied=_money(pops_applied.get(e.id, 0)),
-                in_collections=e.in_collections,
-            )
+    sql, _ = _facts_sql(len(ids))
+    encounters: dict[int, list[tuple]] = defaultdict(list)
+    applied: dict[int, dict[int, dict[str, Decimal]]] = defaultdict(lambda: defaultdict(dict))
+    statements: dict[int, list[Statement]] = defaultdict(list)
+    line_payments: dict[int, list[balances.PaymentFacts]] = defaultdict(list)
+    pops_payments: dict[int, list[balances.PaymentFacts]] = defaultdict(list)
+    for kind, gid, row_id, text, day, due, cents, cents2, flag, at in db.execute(sql, _facts_params(ids)):
+        if kind == "e":
+            encounters[gid].append((_day(day), row_id, text, int(cents), int(cents2), bool(flag)))
+        elif kind == "a":
+            applied[gid][row_id][text] = _money(cents)
+        elif kind == "s":
+            statement = Statement(id=row_id, guarantor=gid, number=text, date=_day(day), due_date=_day(due),
+                                  balance=_money(cents), amount_due=_money(cents2),
+                                  first_viewed_at=None if at is None else _viewed_at(at))
+            statement._dirty.clear()
+            statements[gid].append(statement)
+        elif kind == "l":
+            # Patient payment lines are negative in the ledger; a payment received is positive here.
+            line_payments[gid].append(balances.PaymentFacts(date=_day(day), amount=-_money(cents)))
+        else:
+            pops_payments[gid].append(balances.PaymentFacts(date=_day(day), amount=_money(cents)))
+    found = {}
+    for g in guarantors:
+        mine = applied[g.id]
+        rows = sorted(statements[g.id], key=lambda s: (s.date, s.id))
+        found[g.id] = Account(
+            facts=balances.AccountFacts(
+                encounters=tuple(
+                    balances.EncounterFacts(
+                        id=ext_id, date=day, lines_total=from_cents(lines), insurance_pending=from_cents(pending),
+                        pops_applied=quantize(sum(mine[encounter_id].values(), ZERO)), in_collections=collections,
+                    )
+                    for day, encounter_id, ext_id, lines, pending, collections in sorted(encounters[g.id])
+                ),
+                statements=tuple(
+                    balances.StatementFacts(number=s.number, date=s.date, due_date=s.due_date, balance=s.balance,
+                                            amount_due=s.amount_due)
+                    for s in rows
+                ),
+                patient_payments=(*sorted(line_payments[g.id], key=lambda p: p.date),
+                                  *sorted(pops_payments[g.id], key=lambda p: p.date)),
+                escrow=g.escrow,
+                unapplied=g.unapplied,
+            ),
+            statements=tuple(rows),
+            applied={encounter_id: dict(lines) for encounter_id, lines in mine.items()},
         )
-    statements: dict[int, list[balances.StatementFacts]] = defaultdict(list)
-    for s in Statement.select().where(Statement.guarantor.in_(ids)).order_by(Statement.date, Statement.id):
-        statements[s.guarantor_id].append(
-            balances.StatementFacts(
-                number=s.number, date=s.date, due_date=s.due_date, balance=s.balance, amount_due=s.amount_due
-            )
-        )
-    # Patient payment lines are negative in the ledger; a payment received is positive here.
-    payments: dict[int, list[balances.PaymentFacts]] = defaultdict(list)
-    line_payments = (
-        EncounterLine.select(Encounter.guarantor, EncounterLine.date, _cents(EncounterLine.amount))
-        .join(Encounter)
-        .where(Encounter.guarantor.in_(ids) & (EncounterLine.kind == "patient_payment"))
-        .group_by(Encounter.guarantor, EncounterLine.date)
-        .order_by(EncounterLine.date)
-        .tuples()
-    )
-    for gid, day, cents in line_payments:
-        payments[gid].append(balances.PaymentFacts(date=day, amount=-_money(cents)))
-    pops_payments = (
-        Receipt.select(Receipt.guarantor, Receipt.received_date, _cents(Receipt.amount - Receipt.refunded_amount))
-        .where(Receipt.guarantor.in_(ids) & _pops_receipts())
-        .group_by(Receipt.guarantor, Receipt.received_date)
-        .order_by(Receipt.received_date)
-        .tuples()
-    )
-    for gid, day, cents in pops_payments:
-        payments[gid].append(balances.PaymentFacts(date=day, amount=_money(cents)))
-    return {
-        g.id: balances.AccountFacts(
-            encounters=tuple(encounters[g.id]),
-            statements=tuple(statements[g.id]),
-            patient_payments=tuple(payments[g.id]),
-            escrow=g.escrow,
-            unapplied=g.unapplied,
-        )
-        for g in guarantors
-    }
+    return found
 
 
-def balances_for(guarantor: Guarantor) -> balances.Balances:
-    """The account's balances under its group's Include New Charges in Amount Due."""
+def balances_for(guarantor: Guarantor, account: Account | None = None) -> balances.Balances:
+    """The account's balances under its group's Include New Charges in Amount Due (pass the `account`
+    when it is already read, to save the statement)."""
     return balances.compute(
-        account_facts(guarantor),
+        (account or read_account(guarantor)).facts,
         include_new_charges=guarantor.group.include_new_charges_in_amount_due,
     )
 

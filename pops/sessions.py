@@ -10,8 +10,8 @@ import hashlib
 import secrets
 from typing import TypeVar
 
-from . import clock
-from .models import Group, Guarantor, Link, PatientSession, SessionBase, SessionPage, Staff, StaffSession
+from . import clock, db
+from .models import Group, Guarantor, Link, PatientSession, SessionBase, Staff, StaffSession
 
 MAX_AGE = dt.timedelta(hours=12)
 WARN_BEFORE = dt.timedelta(minutes=1)
@@ -82,14 +82,50 @@ def start_staff(staff: Staff, *, idle: dt.timedelta = STAFF_IDLE, ip: str = "", 
     return token, session
 
 
+_PATIENT_SQL = None
+
+
+def _patient_sql() -> str:
+    """The patient session with its guarantor and group: one statement (built once from the models)."""
+    global _PATIENT_SQL
+    if _PATIENT_SQL is None:
+        _PATIENT_SQL = (
+            f"SELECT {PatientSession.columns('s')}, {Guarantor.columns('g')}, {Group.columns('p')}"
+            ' FROM "patient_session" AS s JOIN "guarantor" AS g ON g."id" = s."guarantor_id"'
+            ' JOIN "group" AS p ON p."id" = s."group_id"'
+            ' WHERE s."token_hash" = ? AND s."ended_at" IS NULL'
+        )
+    return _PATIENT_SQL
+
+
+def _find_patient(token_hash: str) -> PatientSession | None:
+    row = db.execute(_patient_sql(), (token_hash,)).fetchone()
+    if row is None:
+        return None
+    session = PatientSession.from_row(row)
+    guarantor = Guarantor.from_row(row, len(PatientSession._meta.sorted_fields))
+    group = Group.from_row(row, len(PatientSession._meta.sorted_fields) + len(Guarantor._meta.sorted_fields))
+    session.group = group
+    session.guarantor = guarantor
+    if guarantor.group_id == group.id:
+        guarantor.group = group
+    session._dirty.clear()
+    guarantor._dirty.clear()
+    return session
+
+
 def load(model: type[S], token: str | None, *, touch: bool = True, idle: dt.timedelta | None = None) -> S | None:
     """The live session for a cookie token, or None; an expired one is ended on the way.
 
+    A patient session comes with its guarantor and group, read in the same statement.
     `touch` counts this request as activity and moves the idle deadline; a status poll passes False.
     """
     if not token or len(token) > 128:
         return None
-    session = model.get_or_none((model.token_hash == hash_token(token)) & (model.ended_at.is_null()))
+    if model is PatientSession:
+        session = _find_patient(hash_token(token))
+    else:
+        session = model.get_or_none((model.token_hash == hash_token(token)) & (model.ended_at.is_null()))
     if session is None:
         return None
     now = clock.now()
@@ -97,12 +133,27 @@ def load(model: type[S], token: str | None, *, touch: bool = True, idle: dt.time
         end(session, "limit" if now >= session.started_at + MAX_AGE else "idle", at=session.expires_at)
         return None
     if touch:
-        session.last_seen_at = now
-        session.expires_at = _deadline(session.started_at, idle or idle_timeout(session))
-        model.update(last_seen_at=session.last_seen_at, expires_at=session.expires_at).where(
-            (model.id == session.id) & (model.ended_at.is_null())
-        ).execute()
+        touch_session(session, idle=idle)
     return session
+
+
+def touch_session(session: SessionBase, *, idle: dt.timedelta | None = None, page: str | None = None) -> None:
+    """Count this request as activity: move the idle deadline, in one UPDATE.
+
+    With `page` (a patient's page), the same UPDATE counts the visit for the Session Usage report
+    (pages + 1, last_page) and the database writes its SessionPage row (the trigger of migration 0010).
+    """
+    model = type(session)
+    now = clock.now()
+    session.last_seen_at = now
+    session.expires_at = _deadline(session.started_at, idle or idle_timeout(session))
+    changes = {model.last_seen_at: now, model.expires_at: session.expires_at}
+    if page is not None:
+        session.last_page = page[:300]
+        changes.update({PatientSession.pages: PatientSession.pages + 1, PatientSession.last_page: session.last_page})
+    rows = model.update(changes).where((model.id == session.id) & (model.ended_at.is_null())).execute()
+    if page is not None and rows:
+        session.pages += 1
 
 
 def remaining(session: SessionBase) -> dt.timedelta:
@@ -144,7 +195,9 @@ def end(session: SessionBase, reason: str = "logout", at: dt.datetime | None = N
 
 
 def record_page(session: PatientSession, path: str) -> None:
-    """One page visit, for the Session Usage report."""
-    SessionPage.create(session=session, path=path[:300], at=clock.now())
-    PatientSession.update(pages=PatientSession.pages + 1).where(PatientSession.id == session.id).execute()
+    """One page visit, for the Session Usage report: pages + 1, and the database writes its SessionPage row."""
+    session.last_page = path[:300]
+    session.last_seen_at = clock.now()
+    PatientSession.update(pages=PatientSession.pages + 1, last_page=session.last_page,
+                          last_seen_at=session.last_seen_at).where(PatientSession.id == session.id).execute()
     session.pages += 1

@@ -86,7 +86,8 @@ class PatientSession(SessionBase):
     link = ForeignKeyField(Link, null=True, on_delete="SET NULL")
     staff = ForeignKeyField(Staff, null=True, on_delete="RESTRICT")  # set for a mirror
     extensions = IntegerField(default=0)
-    pages = IntegerField(default=0)
+    pages = IntegerField(default=0)  # each visit also writes a SessionPage row (a trigger: migration 0010)
+    last_page = CharField(max_length=300, default="")  # the path of the latest visit
     payment_outcome = CharField(max_length=20, default="")  # "", "paid", "declined", "error"
 
 

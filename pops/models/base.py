@@ -47,3 +47,17 @@ class BaseModel(Model):
     class Meta:
         database = database
         legacy_table_names = False
+
+    @classmethod
+    def columns(cls, alias: str) -> str:
+        """Every column of the table under `alias`, in field order: a hand-written SELECT's list for from_row()."""
+        return ", ".join(f'{alias}."{f.column_name}"' for f in cls._meta.sorted_fields)
+
+    @classmethod
+    def from_row(cls, row, start: int = 0):
+        """The instance in row[start:] as columns() lists it (a hand-written SELECT's row), as Peewee would build it."""
+        fields = cls._meta.sorted_fields
+        values = row[start:start + len(fields)]
+        instance = cls(__no_default__=1)
+        instance.__data__ = {f.name: None if v is None else f.python_value(v) for f, v in zip(fields, values)}
+        return instance

@@ -2,6 +2,7 @@
 
     public / public_form                 anyone (the route is declared public)
     public_without_database              anyone, and no database scope (it must answer without one)
+    public_webhook                       another system's POST (raw body; it checks its own signature)
     patient_page / patient_form          a live patient session: the full portal, or with
                                          quickpay=True a QuickPay session too
     staff_page / staff_form (admin=…)    a signed-in staff member (an admin for admin=True)
@@ -61,14 +62,21 @@ def current_staff_session(request: Request, *, touch: bool = True) -> StaffSessi
 
 
 def patient_session(request: Request, *, touch: bool = True) -> PatientSession | None:
-    """The live patient-side session of this browser, or None.
+    """The live patient-side session of this browser (with its guarantor and group), or None.
 
     A staff mirror lives only as long as the staff member's own session in the same browser: a
     log out, a deactivation or the staff idle timeout ends the mirror too (a shared desk PC).
     """
-    session = sessions.load(PatientSession, request.cookies.get(cookies.PATIENT), touch=touch)
+    session = _untouched_patient_session(request, touch_staff=touch)
+    if session is not None and touch:
+        sessions.touch_session(session)
+    return session
+
+
+def _untouched_patient_session(request: Request, *, touch_staff: bool) -> PatientSession | None:
+    session = sessions.load(PatientSession, request.cookies.get(cookies.PATIENT), touch=False)
     if session is not None and session.staff_id is not None:
-        backing = current_staff_session(request, touch=touch)
+        backing = current_staff_session(request, touch=touch_staff)
         if backing is None or backing.staff_id != session.staff_id:
             sessions.end(session, "staff_ended")
             return None
@@ -114,6 +122,19 @@ def public(endpoint: Callable[[Request], Response]) -> Callable[[Request], Respo
     return _mark(_in_db(endpoint), "public")
 
 
+def public_webhook(handler: Callable[[Request, bytes], Response]) -> Callable:
+    """A POST from another system (a gateway's webhook): `handler(request, body)` with the raw body, in a
+    database scope. No form token: the handler checks the sender's own signature on the body."""
+    scoped = _in_db(handler)
+
+    async def endpoint(request: Request) -> Response:
+        body = await request.body()
+        return await run_in_threadpool(scoped, request, body)
+
+    functools.update_wrapper(endpoint, handler)
+    return _mark(endpoint, "public")
+
+
 def public_without_database(endpoint: Callable[[Request], Response]) -> Callable[[Request], Response]:
     """A public page that must answer even when the database does not (liveness, the front door)."""
     return _mark(endpoint, "public")
@@ -126,19 +147,23 @@ def public_form(handler: Callable[[Request, FormData], Response]) -> Callable:
 
 # --- patients ---------------------------------------------------------------------------------
 
-def _patient(request: Request, quickpay: bool, ended_page: bool) -> tuple[PatientSession | None, Response | None]:
-    session = patient_session(request)
+def _patient(request: Request, quickpay: bool, ended_page: bool,
+             page: str | None = None) -> tuple[PatientSession | None, Response | None]:
+    """The session a patient route may serve (touched: with `page`, the visit counted in the same UPDATE), or the refusal."""
+    session = _untouched_patient_session(request, touch_staff=True)
     if session is None:
         if ended_page:
             return None, render(request, SESSION_ENDED, {"title": "Your session has ended"}, status_code=401)
         return None, redirect("/login")
     if session.quickpay and not quickpay:
+        sessions.touch_session(session)
         return None, redirect("/login?view_account=1")  # a QuickPay visit verifies first ("View Account")
+    sessions.touch_session(session, page=page)
     return session, None
 
 
 def patient_page(endpoint: Callable | None = None, *, quickpay: bool = False, ended_page: bool = False):
-    """A GET for a live patient session: `endpoint(request, session)`; the visit is recorded.
+    """A GET for a live patient session: `endpoint(request, session)`; the visit is recorded (with the session's touch).
 
     Without a session: to sign-in (or, with ended_page=True, a "session ended" page). A QuickPay
     session reaches only pages marked quickpay=True; elsewhere it is asked to sign in.
@@ -146,10 +171,9 @@ def patient_page(endpoint: Callable | None = None, *, quickpay: bool = False, en
     def decorate(endpoint: Callable[[Request, PatientSession], Response]) -> Callable[[Request], Response]:
         @functools.wraps(endpoint)
         def guarded(request: Request) -> Response:
-            session, refused = _patient(request, quickpay, ended_page)
+            session, refused = _patient(request, quickpay, ended_page, page=request.url.path)
             if refused is not None:
                 return refused
-            sessions.record_page(session, request.url.path)
             return endpoint(request, session)
 
         return _mark(_in_db(guarded), "patient")

@@ -39,14 +39,17 @@ def not_found(request: Request, session: PatientSession, active: str, what: str)
 def home(request: Request, session: PatientSession) -> Response:
     guarantor = session.guarantor
     pending = payments.unconfirmed(guarantor)  # the database's word: no page waits on the gateway
-    figures = ledger.balances_for(guarantor)
+    account = ledger.read_account(guarantor)  # figures and statements, in one statement
+    figures = ledger.balances_for(guarantor, account)
+    current = account.latest_statement()
     return render(request, "portal/home.html", page(
         session, N_("Home"), active="/home",
         balances=figures,
         eligibility=ledger.eligibility_for(guarantor, figures),
         pending=pending,
-        current=accounts.latest_statement(guarantor),
-        unopened=portal_lists.new_statement(guarantor),  # the "New" rule, as the Statements list asks it
+        current=current,
+        # the "New" rule, as the Statements list asks it (only the latest statement can be New)
+        unopened=current if current is not None and portal_lists.is_new(current, account.facts) else None,
     ))
 
 
