@@ -35,7 +35,7 @@ def expected(server, demo_data):
         receipts = portal_lists.receipts_for(guarantor)
         found = accounts.appointments_for(guarantor)
         return {
-            "name": guarantor.display_name,
+            "name": guarantor.greeting_name,
             "amount_due": format_money(detail.balances.amount_due),
             "current_balance": format_money(detail.balances.current_balance),
             "latest": accounts.latest_statement(guarantor).number,

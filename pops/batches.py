@@ -210,7 +210,7 @@ def build_rows(receipts: Iterable[Receipt], refunds: Iterable[Transaction]) -> l
             amount=r.amount, status=_status_after(r, refunded), method=r.method, card_type=r.card_type,
             last4=r.last4, transaction=sales.get(r.id, ""), taken_by=r.taken_by.email if r.taken_by_id else "patient",
             applications=_application_text(positives.get(r.id, [])), group_code=group.code, group_name=group.name,
-            account=guarantor.account, guarantor=guarantor.full_name, batch_id=r.batch_id,
+            account=guarantor.account, guarantor=guarantor.legal_name, batch_id=r.batch_id,
             batch_date=batch.batch_date if batch else None, post_date=_post_date(batch, tz), receipt_number=r.number,
         )
         rows.append(((r.received_at, 0, r.id), row))
@@ -228,7 +228,7 @@ def build_rows(receipts: Iterable[Receipt], refunds: Iterable[Transaction]) -> l
             received_at=t.created_at.astimezone(tz), amount=-t.amount, status=_status_after(receipt, refunded),
             method=receipt.method, card_type=receipt.card_type, last4=receipt.last4, transaction=t.number,
             taken_by=t.staff.email if t.staff_id else "patient", applications=refund_apps.get(t.id, ""),
-            group_code=group.code, group_name=group.name, account=guarantor.account, guarantor=guarantor.full_name,
+            group_code=group.code, group_name=group.name, account=guarantor.account, guarantor=guarantor.legal_name,
             batch_id=t.batch_id, batch_date=batch.batch_date if batch else None, post_date=_post_date(batch, tz),
             receipt_number=receipt.number,
         )

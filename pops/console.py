@@ -155,7 +155,7 @@ def send_balance_notification(guarantor: Guarantor, channel: str, staff: Staff, 
         notify.queue_sms(guarantor.mobile, f"{group.name}: your amount due is {due}. Pay securely at {url}",
                          purpose="balance", guarantor=guarantor)
         return Notification(True, f"Text message queued to {guarantor.mobile}.")
-    body = (f"Hello {guarantor.display_name},\n\n"
+    body = (f"Hello {guarantor.greeting_name},\n\n"
             f"Your amount due to {group.name} is {due}.\n"
             f"You can see your balance and pay securely here:\n{url}\n\n"
             + (f"Questions? Call {group.footer_phone}.\n" if group.footer_phone else ""))

@@ -387,7 +387,7 @@ def session_report(f: SessionFilters) -> SessionReport:
         else:
             ended, reason = None, "active"
         rows.append(SessionRow(
-            id=s.id, origin=s.origin, auth=s.auth, account=s.guarantor.account, guarantor=s.guarantor.full_name,
+            id=s.id, origin=s.origin, auth=s.auth, account=s.guarantor.account, guarantor=s.guarantor.legal_name,
             group_code=s.group.code, started_at=started, ended_at=ended.astimezone(tz) if ended else None,
             end_reason=reason, pages=s.pages, payment_outcome=s.payment_outcome,
         ))

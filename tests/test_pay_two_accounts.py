@@ -80,7 +80,7 @@ def out_of_date(page, guarantor: Guarantor, amount: str) -> None:
     """The refusal is the current QuickPay page: this session's guarantor and amount due."""
     assert page.status_code == 400
     assert "This page was out of date" in page.text
-    assert f'data-testid="guarantor-name">{guarantor.display_name}<' in page.text
+    assert f'data-testid="guarantor-name">{guarantor.greeting_name}<' in page.text
     assert f'data-testid="amount-due">{amount}<' in page.text
 
 
@@ -90,7 +90,7 @@ def test_the_first_tab_of_two_accounts_is_refused_and_the_current_page_shown(cli
 
     refused = continue_with(client, first_tab)
     out_of_date(refused, jonah, "$50.00")
-    assert hana.display_name not in refused.text and "$25.00" not in refused.text
+    assert hana.greeting_name not in refused.text and "$25.00" not in refused.text
     nothing_started()
     # each form names the account it was shown for; the refusal shows a fresh one
     assert (first_tab.get("account"), form_in(refused.text).get("account")) == ("H100", "J200")

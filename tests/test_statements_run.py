@@ -132,7 +132,7 @@ def test_run_prints_every_statement_and_mints_one_redeemable_link_each(env, grou
         assert (session.guarantor_id, session.origin, session.quickpay) == (guarantor.id, "statement_qr", True)
         client.cookies.set("pops_session", response.cookies["pops_session"])
         quickpay = client.get("/quickpay").text
-        assert str(markupsafe.escape(guarantor.display_name)) in quickpay
+        assert str(markupsafe.escape(guarantor.greeting_name)) in quickpay
 
 
 def test_quickpay_shows_what_the_statement_asks(env, group, client):

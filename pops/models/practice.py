@@ -132,12 +132,17 @@ class Guarantor(BaseModel):
     # second tab or a stale form cannot start a second payment (one conditional UPDATE decides).
     payment_seq = IntegerField(default=0)
 
+    # The names rule, in one place: a patient is greeted by the name they prefer ("Mari Lopez"),
+    # and the account's legal name stands on receipts, statements, staff pages and reports ("Maria Lopez").
+
     @property
-    def display_name(self) -> str:
+    def greeting_name(self) -> str:
+        """Where the patient is greeted (Home, QuickPay, a message to them): the preferred name when given."""
         return f"{self.preferred_name or self.first_name} {self.last_name}"
 
     @property
-    def full_name(self) -> str:
+    def legal_name(self) -> str:
+        """On receipts, statements, staff pages and reports: the name the practice bills."""
         return f"{self.first_name} {self.last_name}"
 
 

@@ -16,7 +16,7 @@ def queue_receipt_email(receipt: Receipt, result: ChargeResult):
         f"Thank you for your payment to {group.name}.",
         "",
         f"Receipt number: {receipt.number}",
-        f"Guarantor: {guarantor.full_name}",
+        f"Guarantor: {guarantor.legal_name}",
         f"Account: {guarantor.account}",
         f"Date paid: {receipt.received_date.strftime('%B %-d, %Y')}",
         f"Transaction number: {result.transaction}",

@@ -38,7 +38,7 @@ def _dashboard(request: Request, staff_session, guarantor, *, notice: str = "", 
                status_code: int = 200) -> Response:
     board = console.dashboard(guarantor, staff_session.staff, ip=client_ip(request))
     return render(request, "staff/console/dashboard.html", {
-        "title": guarantor.full_name, "staff_session": staff_session, "guarantor": guarantor, "group": board.group,
+        "title": guarantor.legal_name, "staff_session": staff_session, "guarantor": guarantor, "group": board.group,
         "balances": board.balances, "eligibility": board.eligibility, "receipts": board.receipts,
         "notice": notice, "error": error,
     }, status_code=status_code)
