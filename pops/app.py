@@ -25,7 +25,13 @@ from .web.worker import WorkerMiddleware
 
 @contextlib.asynccontextmanager
 async def _running_jobs(app: Starlette):
-    """The lifespan of an app that runs the jobs itself (`pops serve`): the runner starts and stops with it."""
+    """The lifespan of an app that runs the jobs itself (`pops serve` on SQLite): the runner starts and stops with it.
+
+    On PostgreSQL the jobs are queued and `pops worker` runs them: the server only records.
+    """
+    if db.is_postgres():
+        yield
+        return
     runner = Runner(app.state.settings, app.state.gateway)
     runner.start()
     try:

@@ -1,7 +1,7 @@
-"""Test-only crash points: the server kills itself (SIGKILL) at a named point of a payment, so a test
+"""Test-only crash points: the server (or `pops worker`) kills itself (SIGKILL) at a named point of a payment, so a test
 can restart it and check that nothing paid is lost or recorded twice.
 
-Armed by create_app from `Settings.crash_at` (POPS_CRASH_AT), which only a test environment accepts.
+Armed by create_app and pops.jobs.worker from `Settings.crash_at` (POPS_CRASH_AT), which only a test environment accepts.
 """
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import signal
 AFTER_ATTEMPT = "after_attempt"  # the attempt is committed; the gateway has not been called
 AFTER_GATEWAY = "after_gateway"  # the gateway answered a checkout or a stored-card charge; POPS has not recorded it
 DURING_RETURN = "during_return"  # back from the hosted page: the gateway confirmed the result; POPS has not recorded it
-POINTS = (AFTER_ATTEMPT, AFTER_GATEWAY, DURING_RETURN)
+AFTER_LOOKUP = "after_lookup"  # a job (or a waiting page) looked a payment up at the gateway; POPS has not recorded it
+POINTS = (AFTER_ATTEMPT, AFTER_GATEWAY, DURING_RETURN, AFTER_LOOKUP)
 
 _armed: str | None = None
 

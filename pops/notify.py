@@ -22,6 +22,7 @@ from urllib.parse import unquote, urlsplit
 
 from . import clock
 from .db import database
+from .jobs import queue
 from .models import Guarantor, OutboxMessage
 from .settings import Settings
 
@@ -33,7 +34,9 @@ SEND_TIMEOUT = 10.0  # seconds an SMTP server or SMS provider may take to answer
 ECHO = False
 
 
-def _echo(message: OutboxMessage) -> OutboxMessage:
+def _queued(message: OutboxMessage) -> OutboxMessage:
+    """A new message: its job is deferred on the same connection (PostgreSQL), and the demo prints it."""
+    queue.defer_message(message.id)
     if ECHO:
         head = f"{message.channel.upper()} to {message.recipient}"
         if message.subject:
@@ -44,7 +47,7 @@ def _echo(message: OutboxMessage) -> OutboxMessage:
 
 def queue_email(to: str, subject: str, body: str, *, purpose: str, guarantor: Guarantor | None = None,
                 expires_at: dt.datetime | None = None) -> OutboxMessage:
-    return _echo(OutboxMessage.create(
+    return _queued(OutboxMessage.create(
         channel="email", recipient=to, subject=subject, body=body, purpose=purpose, guarantor=guarantor,
         expires_at=expires_at,
     ))
@@ -52,7 +55,7 @@ def queue_email(to: str, subject: str, body: str, *, purpose: str, guarantor: Gu
 
 def queue_sms(to: str, body: str, *, purpose: str, guarantor: Guarantor | None = None,
               expires_at: dt.datetime | None = None) -> OutboxMessage:
-    return _echo(OutboxMessage.create(channel="sms", recipient=to, body=body, purpose=purpose, guarantor=guarantor,
+    return _queued(OutboxMessage.create(channel="sms", recipient=to, body=body, purpose=purpose, guarantor=guarantor,
                                       expires_at=expires_at))
 
 
@@ -82,6 +85,8 @@ def _record(message: OutboxMessage, error: str | None) -> bool:
     else:
         change = {"next_attempt_at": now + OutboxMessage.RETRY_AFTER[tries - 1]}
     OutboxMessage.update(error=error[:300], attempts=tries, **change).where(OutboxMessage.id == message.id).execute()
+    if change["next_attempt_at"] is not None:
+        queue.defer_message(message.id, at=change["next_attempt_at"])
     return False
 
 
@@ -107,14 +112,14 @@ def _is_due():
 
 
 @contextlib.contextmanager
-def _claimed(message: OutboxMessage):
+def _claimed(message_id: int):
     """The message, read again, if it is still due and no other sender holds it; else None.
 
     PostgreSQL: the row stays locked (FOR UPDATE SKIP LOCKED) until its try is recorded, so
     two workers never send the same message. SQLite has one sender at a time (the runner's
     lease) and no transaction is held open across the send.
     """
-    query = OutboxMessage.select().where((OutboxMessage.id == message.id) & _is_due())
+    query = OutboxMessage.select().where((OutboxMessage.id == message_id) & _is_due())
     if not database.for_update:
         yield query.get_or_none()
         return
@@ -135,7 +140,7 @@ def _send_sms(settings: Settings, message: OutboxMessage) -> str | None:
     request = urllib.request.Request(
         settings.sms_url,
         data=json.dumps({"to": message.recipient, "body": message.body}).encode(),
-        headers={"Content-Type": "application/json",
+        headers={"Content-Type": "application/json", "Idempotency-Key": message_key(message),
                  **({"Authorization": f"Bearer {settings.sms_token}"} if settings.sms_token else {})},
         method="POST",
     )
@@ -148,6 +153,51 @@ def _send_sms(settings: Settings, message: OutboxMessage) -> str | None:
         return f"SMS provider unreachable: {exc}"
 
 
+def message_key(message: OutboxMessage) -> str:
+    """The message's own name, the same on every try: a resend after a crash carries the same Message-ID."""
+    return f"pops-outbox-{message.id}-{message.created_at:%Y%m%d%H%M%S}"
+
+
+def deliver_one(settings: Settings, message_id: int) -> bool:
+    """The queue's job for one message: send it if it is still unsent and due; True when it went out.
+
+    A failed try is recorded with its next try, whose job is deferred in the same transaction.
+    """
+    with _claimed(message_id) as message:
+        if message is None or not _still_good(message):
+            return False
+        if message.channel == OutboxMessage.SMS:
+            return bool(settings.sms_url) and _record(message, _send_sms(settings, message))
+        if not settings.smtp_url:
+            return False
+        try:
+            server = _smtp(settings.smtp_url)
+        except (OSError, smtplib.SMTPException) as exc:
+            return _record(message, str(exc) or type(exc).__name__)
+        with server:
+            return _record(message, _send_email(server, settings, message))
+
+
+def sweep(settings: Settings) -> int:
+    """Expire codes too late to send, and give every unsent message that has no job one (PostgreSQL).
+
+    Messages wait without a job only when their channel is not set up, or after an upgrade;
+    returns how many jobs were queued.
+    """
+    expire_codes()
+    channels = [c for c, url in ((OutboxMessage.EMAIL, settings.smtp_url), (OutboxMessage.SMS, settings.sms_url)) if url]
+    if not queue.active() or not channels:
+        return 0
+    waiting = OutboxMessage.select(OutboxMessage.id, OutboxMessage.next_attempt_at).where(
+        (OutboxMessage.status == OutboxMessage.OUTBOX) & OutboxMessage.channel.in_(channels)
+        & ~queue.has_job(OutboxMessage.id))
+    count = 0
+    for message in waiting:
+        queue.defer_message(message.id, at=message.next_attempt_at)
+        count += 1
+    return count
+
+
 def deliver(settings: Settings) -> int:
     """Send what is due (a job's work, never a request's); returns how many went out.
 
@@ -158,7 +208,7 @@ def deliver(settings: Settings) -> int:
     sent = 0
     if settings.sms_url:
         for queued in due(OutboxMessage.SMS):
-            with _claimed(queued) as message:
+            with _claimed(queued.id) as message:
                 if message is not None and _still_good(message):
                     sent += _record(message, _send_sms(settings, message))
     return sent + _deliver_email(settings)
@@ -175,13 +225,13 @@ def _deliver_email(settings: Settings) -> int:
         server = _smtp(settings.smtp_url)
     except (OSError, smtplib.SMTPException) as exc:
         for queued in messages:
-            with _claimed(queued) as message:
+            with _claimed(queued.id) as message:
                 if message is not None:
                     _record(message, str(exc) or type(exc).__name__)
         return 0
     with server:
         for queued in messages:
-            with _claimed(queued) as message:
+            with _claimed(queued.id) as message:
                 if message is None or not _still_good(message):
                     continue
                 sent += _record(message, _send_email(server, settings, message))
@@ -194,6 +244,7 @@ def _send_email(server: smtplib.SMTP, settings: Settings, message: OutboxMessage
     email["From"] = settings.mail_from
     email["To"] = message.recipient
     email["Subject"] = message.subject
+    email["Message-ID"] = f"<{message_key(message)}@{urlsplit(settings.base_url).hostname or 'pops.invalid'}>"
     email.set_content(message.body)
     try:
         server.send_message(email)
@@ -204,6 +255,9 @@ def _send_email(server: smtplib.SMTP, settings: Settings, message: OutboxMessage
 
 def retry(message: OutboxMessage) -> bool:
     """Put a failed message back in the outbox for a fresh round of tries; False if it had not failed."""
-    return bool(OutboxMessage.update(status=OutboxMessage.OUTBOX, attempts=0, next_attempt_at=None).where(
+    if not OutboxMessage.update(status=OutboxMessage.OUTBOX, attempts=0, next_attempt_at=None).where(
         (OutboxMessage.id == message.id) & (OutboxMessage.status == OutboxMessage.FAILED)
-    ).execute())
+    ).execute():
+        return False
+    queue.defer_message(message.id)
+    return True

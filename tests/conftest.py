@@ -27,6 +27,10 @@ def pytest_report_header(config):
     return f"database: {'PostgreSQL ' + PG_URL if PG_URL else 'SQLite'}"
 
 
+# The job queue's tables (PostgreSQL: procrastinate's, from migration 0006), emptied with POPS's own.
+QUEUE_TABLES = ["procrastinate_jobs", "procrastinate_events", "procrastinate_periodic_defers", "procrastinate_workers"]
+
+
 @pytest.fixture(scope="session")
 def _sqlite_template(tmp_path_factory):
     path = tmp_path_factory.mktemp("template") / "template.sqlite3"
@@ -54,7 +58,7 @@ def db_url(request, tmp_path):
     if PG_URL:
         pg = request.getfixturevalue("_postgres")
         with pg:
-            tables = ", ".join(f'"{m._meta.table_name}"' for m in TABLES)
+            tables = ", ".join([*(f'"{m._meta.table_name}"' for m in TABLES), *QUEUE_TABLES])
             pg.execute_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
         return PG_URL
     path = tmp_path / "pops.sqlite3"

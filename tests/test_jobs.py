@@ -197,6 +197,8 @@ def test_a_code_still_good_goes_out(settings, guarantor):
 # --- the runner -------------------------------------------------------------------------------
 
 def test_serve_runs_the_jobs_in_its_lifespan_and_tests_do_not(settings, guarantor):
+    if os.environ.get("POPS_TEST_DATABASE_URL"):
+        pytest.skip("on PostgreSQL `pops worker` runs the jobs (tests/test_queue.py)")
     with smtp_server() as mail:
         mailing = dataclasses.replace(settings, smtp_url=f"smtp://127.0.0.1:{mail.server_address[1]}")
         notify.queue_email("maria@example.org", "Hello", "Hi", purpose="test", guarantor=guarantor)
@@ -210,6 +212,17 @@ def test_serve_runs_the_jobs_in_its_lifespan_and_tests_do_not(settings, guaranto
                 time.sleep(0.05)
         assert len(mail.received) == 1
     assert JobLease.get().until is None  # released when the app stopped
+
+
+@pytest.mark.skipif(not os.environ.get("POPS_TEST_DATABASE_URL"), reason="needs PostgreSQL (POPS_TEST_DATABASE_URL)")
+def test_serve_on_postgresql_only_records_and_leaves_the_jobs_to_pops_worker(settings, guarantor):
+    with smtp_server() as mail:
+        mailing = dataclasses.replace(settings, smtp_url=f"smtp://127.0.0.1:{mail.server_address[1]}")
+        notify.queue_email("maria@example.org", "Hello", "Hi", purpose="test", guarantor=guarantor)
+        with open_browser(create_app(mailing, jobs=True)):
+            time.sleep(jobs.runner.POLL_SECONDS * 2.5)
+        assert mail.received == [] and OutboxMessage.get().status == OutboxMessage.OUTBOX
+    assert JobLease.select().count() == 0  # no runner took the lease
 
 
 def test_one_runner_holds_the_lease_at_a_time(db):

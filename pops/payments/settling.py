@@ -141,6 +141,7 @@ def _ask_gateway(gateway: Gateway, attempt: PaymentAttempt) -> PaymentAttempt:
     settled, a checkout that can no longer be paid closes the attempt as not charged, a checkout
     still open leaves it as it is. Raises GatewayUnavailable."""
     result = gateway.lookup(attempt.key)
+    crash.point(crash.AFTER_LOOKUP)
     if result is None:
         return finish(attempt, PaymentAttempt.CANCELED, MSG_NOT_COMPLETED)
     return settle(attempt, result)  # an OPEN result changes nothing
