@@ -150,6 +150,23 @@ def cmd_link_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_link_revoke(args: argparse.Namespace) -> int:
+    from . import links
+    from .models import Guarantor
+
+    db = _open(Settings.from_env())
+    try:
+        # An account number names one guarantor in POPS, whatever the group (a unique column): no --group needed.
+        guarantor = Guarantor.get_or_none(Guarantor.account == args.account)
+        if guarantor is None:
+            return _fail(f"no guarantor with account {args.account!r}; nothing was revoked", 1)
+        count = links.revoke_all(guarantor)
+    finally:
+        db.close()
+    print(f"{count} {'link' if count == 1 else 'links'} revoked for account {guarantor.account}")
+    return 0
+
+
 def cmd_staff_create(args: argparse.Namespace) -> int:
     import getpass
 
@@ -230,22 +247,25 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print("The demo data were built for another day; the demo database was rebuilt for today.")
     with db.atomic():
         result = import_document(document)
-        main_guarantor = Guarantor.get(Guarantor.account == demo.DEMO_ACCOUNTS["main"])
-        code, _ = links.mint(main_guarantor, "sms", settings.secret_key)
+        patients = []  # (guarantor, its QuickPay code, what it shows off), in demo.DEMO_PATIENTS order
+        for role, story in demo.DEMO_PATIENTS.items():
+            guarantor = Guarantor.select(Guarantor, Group).join(Group).where(
+                Guarantor.account == demo.DEMO_ACCOUNTS[role]).get()
+            patients.append((guarantor, links.mint(guarantor, "sms", settings.secret_key)[0], story))
         staff = Staff.get_or_none(Staff.email == DEMO_STAFF["email"])
         if staff is None:
             staff = create_staff(DEMO_STAFF["email"], DEMO_STAFF["password"], "admin")
     print(result.summary())
-    group: Group = main_guarantor.group
-    sign_in = demo.DEMO_SIGN_IN
     base = settings.base_url
     print()
-    print("POPS demo is ready.")
-    print(f"  QuickPay link ({main_guarantor.full_name}, {group.name}):")
-    print(f"    {links.url(base, code)}")
-    print(f"  Patient sign-in: {base}/login?group={group.code}")
-    print(f"    first name {sign_in['first_name']}, last name {sign_in['last_name']},"
-          f" date of birth {sign_in['date_of_birth']}; the one-time code is printed here (and in the staff Outbox)")
+    print(f"POPS demo is ready. {len(patients)} demo patients, each with a QuickPay link and a sign-in"
+          " (the one-time code is printed here, and in the staff Outbox):")
+    for n, (guarantor, code, story) in enumerate(patients, 1):
+        group: Group = guarantor.group
+        print(f"  {n}. {guarantor.legal_name}, {group.name} (account {guarantor.account}): {story}")
+        print(f"     QuickPay link: {links.url(base, code)}")
+        print(f"     Sign in at {base}/login?group={group.code} with first name {guarantor.first_name},"
+              f" last name {guarantor.last_name}, date of birth {guarantor.date_of_birth:%m/%d/%Y}")
     print(f"  Staff console: {base}/staff")
     print(f"    email {staff.email}, password {DEMO_STAFF['password']}, TOTP secret {staff.totp_secret}")
     db.close()
@@ -345,6 +365,9 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--days", type=int, default=None, help="lifetime in days (default: the group's)")
     create.add_argument("--purpose", choices=["sms", "email", "statement"], default="sms")
     create.set_defaults(func=cmd_link_create)
+    revoke = link.add_parser("revoke", help="revoke every live QuickPay link of an account and print how many")
+    revoke.add_argument("--account", required=True)
+    revoke.set_defaults(func=cmd_link_revoke)
 
     staff = sub.add_parser("staff", help="staff accounts").add_subparsers(dest="staff_command", required=True)
     screate = staff.add_parser("create", help="create a staff member (password from POPS_STAFF_PASSWORD or a prompt)")

@@ -86,7 +86,7 @@ def test_demo_seeds_through_the_import_prints_working_details_and_is_repeatable(
     redeemed = links.redeem(url.rsplit("/", 1)[1], SECRET)
     assert redeemed.ok and redeemed.link.guarantor.account == demo.DEMO_ACCOUNTS["main"]
     sign_in = demo.DEMO_SIGN_IN
-    assert f"first name {sign_in['first_name']}, last name {sign_in['last_name']}" in out
+    assert f"first name {sign_in['first_name']}, last name {sign_in['last_name']}, date of birth 04/12/1981" in out
     staff = Staff.get(Staff.email == cli.DEMO_STAFF["email"])
     assert check_password(staff, cli.DEMO_STAFF["password"]) and staff.totp_secret in out
 
@@ -95,6 +95,29 @@ def test_demo_seeds_through_the_import_prints_working_details_and_is_repeatable(
     again = capsys.readouterr().out
     assert " created" in again and "guarantors: 0 created, 0 updated" in again
     assert Staff.select().count() == 1
+
+
+def test_demo_prints_three_patients_each_with_a_working_link_and_sign_in(env, db, capsys):
+    import re
+
+    from pops import demo, signin
+    from pops.dates import parse_date
+    from pops.models import Group
+
+    assert cli.main(["demo", "--no-serve"]) == 0
+    out = capsys.readouterr().out
+    urls = [word for word in out.split() if "/q/" in word]
+    signins = re.findall(r"Sign in at https://pay\.example\.org/login\?group=(\w+) with first name (.+?),"
+                         r" last name (.+?), date of birth (\d\d/\d\d/\d{4})", out)
+    accounts = [demo.DEMO_ACCOUNTS[role] for role in demo.DEMO_PATIENTS]
+    assert len(urls) == len(signins) == len(set(accounts)) == 3
+    for url, (group_code, first, last, born), account in zip(urls, signins, accounts):
+        assert links.redeem(url.rsplit("/", 1)[1], SECRET).link.guarantor.account == account
+        # what is printed signs in as that patient, and only that one (each has its own hourly code limit)
+        found = signin.find_candidates(first, last, parse_date(born), Group.get(Group.code == group_code))
+        assert [g.account for g in found] == [account]
+        assert found[0].mobile and found[0].email  # somewhere to send the code
+    assert len({code for code, *_ in signins}) == 2  # both practices
 
 
 def test_demo_on_a_later_day_rebuilds_rather_than_piling_up(env, db, capsys):

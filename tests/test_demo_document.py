@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from pops.demo import DEMO_ACCOUNTS, DEMO_SIGN_IN, FORMAT, build_document
+from pops.demo import DEMO_ACCOUNTS, DEMO_PATIENTS, DEMO_SIGN_IN, FORMAT, build_document
 
 MONEY = re.compile(r"-?\d+\.\d{2}")
 DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -394,6 +394,13 @@ def test_pediatrics_main_account(doc, today):
     assert amount_due(doc, g) >= Decimal("1.00")
     since = [e for e in g["encounters"] if d(e["date"]) > d(stmt["date"])]
     assert any(patient_balance(e) > 0 for e in since)  # new charges count toward its amount due
+
+
+@pytest.mark.parametrize("role", list(DEMO_PATIENTS))
+def test_each_demo_patient_can_sign_in_and_pay(doc, role):
+    g = guarantor(doc, role)
+    assert g.get("mobile") and g.get("email") and not g.get("sms_opt_out")
+    assert current_balance(g) >= Decimal("1.00") and g["escrow"] == g["unapplied"] == "0.00"
 
 
 def test_zero_balance(doc):

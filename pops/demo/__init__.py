@@ -9,7 +9,7 @@ and guarantors pay (or don't) after each statement. Balances therefore always ad
 checks before it imports the document.
 """
 from .document import FORMAT, build_document
-from .practices import DEMO_ACCOUNTS, DEMO_SIGN_IN
+from .practices import DEMO_ACCOUNTS, DEMO_PATIENTS, DEMO_SIGN_IN
 from .seed import DemoRefused, stale_demo_data
 
-__all__ = ["DEMO_ACCOUNTS", "DEMO_SIGN_IN", "FORMAT", "DemoRefused", "build_document", "stale_demo_data"]
+__all__ = ["DEMO_ACCOUNTS", "DEMO_PATIENTS", "DEMO_SIGN_IN", "FORMAT", "DemoRefused", "build_document", "stale_demo_data"]

@@ -19,6 +19,15 @@ DEMO_ACCOUNTS = {
     "under_one_dollar": "A2014",
 }
 
+# The patients `pops demo` prints, in this order, each with a QuickPay link and sign-in details, so a
+# demo can try more than one (the hourly code limit counts each guarantor on its own). All three
+# can pay online and have a mobile and an email for codes.
+DEMO_PATIENTS = {
+    "main": "an unpaid statement, visits since it, upcoming appointments",
+    "pediatrics_main": "three children at the other practice; lands on Pay; new charges count in the amount due",
+    "collections_shown": "a balance with the collection agency beside one that can be paid",
+}
+
 DEMO_SIGN_IN = {
     "account": "A1001",
     "group": "RFM",
