@@ -1,0 +1,141 @@
+"""What the pages patients open most cost: at most 4 SQL statements each, writes included (counted
+as bench/page_speed.py counts them), no gateway call on a GET, and every visit still counted for the
+Session Usage report. On SQLite, and on PostgreSQL with POPS_TEST_DATABASE_URL."""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from pops import clock
+from pops.db import database
+from pops.models import Group, PatientSession, PaymentAttempt, SessionPage, StoredCard
+
+from factories import make_encounter
+from http_helpers import give_staff_session, sign_in_as
+
+BUDGET = 4
+PORTAL_PAGES = ["/home", "/account", "/pay"]
+GATEWAY_CALLS = {"create_checkout", "confirm", "charge_stored", "lookup", "cancel", "refund"}
+
+
+@contextlib.contextmanager
+def counting_statements():
+    """The SQL statements the database runs meanwhile (bench/page_speed.py counts the same way)."""
+    executed: list[str] = []
+    bound = database.obj
+    original = bound.execute_sql
+
+    def spy(sql, *args, **kwargs):
+        executed.append(sql)
+        return original(sql, *args, **kwargs)
+
+    bound.execute_sql = spy
+    try:
+        yield executed
+    finally:
+        del bound.execute_sql
+
+
+def statements_of(client, path: str) -> list[str]:
+    client.get(path)  # the connection opened and the statement texts built: what every later request finds
+    with counting_statements() as executed:
+        response = client.get(path)
+    assert response.status_code == 200, (path, response.status_code)
+    return executed
+
+
+@pytest.fixture
+def busy_account(guarantor, ledger_rows):
+    """Maria's ledger, a saved card on a verified session's Pay page, a charge not answered yet on Home."""
+    Group.update(enable_payment_method_storage=True).execute()
+    card = StoredCard.create(guarantor=guarantor, gateway_token="tok-costs", brand="Visa", last4="4242",
+                             exp_month=12, exp_year=clock.now().year + 2)
+    PaymentAttempt.create(key="k" * 24, guarantor=guarantor, entrance="portal", amount=Decimal("25.00"),
+                          amount_choice="other", status=PaymentAttempt.PENDING, created_at=clock.now(),
+                          updated_at=clock.now(), stored_card=card)
+    for n in range(5):  # the statements do not grow with the ledger
+        make_encounter(guarantor, f"E-COST{n}", date=dt.date(2026, 11, 1), charge="30.00")
+    return guarantor
+
+
+@pytest.mark.parametrize("path", PORTAL_PAGES)
+def test_a_portal_page_runs_at_most_4_statements(client, busy_account, path):
+    sign_in_as(client, busy_account)
+    executed = statements_of(client, path)
+    assert len(executed) <= BUDGET, "\n".join(executed)
+
+
+def test_quickpay_runs_at_most_4_statements(client, busy_account):
+    sign_in_as(client, busy_account, quickpay=True)
+    executed = statements_of(client, "/quickpay")
+    assert len(executed) <= BUDGET, "\n".join(executed)
+
+
+def test_each_visit_is_counted_in_the_statement_that_touches_the_session(client, busy_account):
+    session = sign_in_as(client, busy_account)
+    clock.advance(minutes=5)
+    for path in PORTAL_PAGES:
+        writes = [sql for sql in statements_of(client, path) if not sql.lstrip().upper().startswith("SELECT")]
+        assert len(writes) == 1, writes  # the touch: activity, pages + 1 and the visit's row
+    visits = [p.path for p in SessionPage.select().where(SessionPage.session == session.id).order_by(SessionPage.id)]
+    assert visits == ["/home", "/home", "/account", "/account", "/pay", "/pay"]
+    row = PatientSession.get_by_id(session.id)
+    assert row.pages == 6 and row.last_page == "/pay"
+    assert row.last_seen_at == clock.now() and row.expires_at == clock.now() + dt.timedelta(minutes=15)
+
+
+def test_the_session_usage_report_counts_the_visits(client, busy_account, staff):
+    session = sign_in_as(client, busy_account)
+    for path in ["/home", "/account", "/pay", "/receipts", "/home"]:
+        assert client.get(path).status_code == 200
+    client.get("/login?view_account=1")  # not a portal page: not a visit
+    clock.advance(minutes=1)
+    give_staff_session(client, staff)
+    csv = client.get("/staff/reports/sessions.csv?from=2026-11-23&to=2026-11-23&origin=sign_in")
+    assert csv.status_code == 200
+    lines = csv.text.split("\r\n")
+    pages = lines[0].split(",").index("pages")
+    row = next(line.split(",") for line in lines[1:] if line.startswith(f"{session.id},"))
+    assert row[pages] == "5"
+    page = client.get("/staff/reports/sessions?from=2026-11-23&to=2026-11-23&origin=sign_in")
+    totals = page.text.split("<tfoot>")[1].split("</tfoot>")[0]
+    assert '<td class="num">5</td>' in totals
+
+
+def test_a_quickpay_session_refused_a_portal_page_is_touched_but_not_counted(client, busy_account):
+    session = sign_in_as(client, busy_account, quickpay=True)
+    clock.advance(minutes=5)
+    assert client.get("/home").headers["location"] == "/login?view_account=1"
+    row = PatientSession.get_by_id(session.id)
+    assert row.pages == 0 and row.last_seen_at == clock.now()
+    assert SessionPage.select().count() == 0
+
+
+class GatewayWatch:
+    """The app's gateway, but every call to it is written down (and refused)."""
+
+    def __init__(self, gateway):
+        self._gateway, self.calls = gateway, []
+
+    def __getattr__(self, name):
+        if name not in GATEWAY_CALLS:
+            return getattr(self._gateway, name)
+
+        def refused(*args, **kwargs):
+            self.calls.append(name)
+            raise AssertionError(f"a GET asked the gateway: {name}")
+
+        return refused
+
+
+@pytest.mark.parametrize("quickpay, path", [(True, "/quickpay"), (False, "/home"), (False, "/account"),
+                                            (False, "/pay"), (False, "/receipts")])
+def test_no_gateway_call_on_a_get(app, client, busy_account, quickpay, path):
+    sign_in_as(client, busy_account, quickpay=quickpay)
+    watch = GatewayWatch(app.state.gateway)
+    app.state.gateway = watch
+    assert client.get(path).status_code == 200
+    assert watch.calls == []
