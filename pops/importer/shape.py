@@ -6,9 +6,8 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import cache
-from zoneinfo import available_timezones
 
+from .. import timezones
 from ..models import is_colour
 from ..money import parse_money
 from .read import JSONNumber
@@ -49,11 +48,6 @@ class Row:
 
 
 _BAD = object()
-
-
-@cache
-def _timezones() -> frozenset[str]:
-    return frozenset(available_timezones())
 
 
 def at(path: str, key: str) -> str:
@@ -142,7 +136,7 @@ class Checker:
         if kind == "color" and not is_colour(value):
             self.error(path, f'Must be a colour written #rrggbb, like "#0b6e4f", not {_what(value)}.')
             return _BAD
-        if kind == "timezone" and value not in _timezones():
+        if kind == "timezone" and not timezones.is_zone(value):
             self.error(path, f'Must be a time zone name like "America/Chicago", not {_what(value)}.')
             return _BAD
         if kind == "date":
