@@ -11,11 +11,12 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from . import clock, crash, db
+from .gateways import from_settings
 from .gateways.sandbox import MOUNT as SANDBOX_MOUNT
-from .gateways.sandbox import SandboxGateway, hosted_page_app
+from .gateways.sandbox import hosted_page_app
 from .jobs import Runner
 from .settings import STATIC_DIR, Settings
-from .web import public, quickpay, signin, staff
+from .web import public, quickpay, signin, staff, stripe_webhook
 from .web.portal import pages as portal_pages
 from .web.portal import pay, profile, receipts
 from .web.security import SecurityMiddleware
@@ -47,13 +48,15 @@ def create_app(settings: Settings, *, jobs: bool = False) -> Starlette:
     """
     db.bind(settings.database_url, settings.db_pool)
     crash.arm(settings.crash_at if settings.environment == "test" else None)  # the crash tests' kill switch
-    gateway = SandboxGateway(settings.secret_key, settings.base_url)
+    gateway = from_settings(settings)  # POPS_GATEWAY; a SettingsError says what is missing
+    sandbox = gateway.name == "sandbox"
     routes = [
         *public.routes,
         *quickpay.routes,
         *signin.routes,
         *portal_pages.routes, *receipts.routes, *pay.routes, *profile.routes,
-        Mount(SANDBOX_MOUNT, app=hosted_page_app(gateway), name="sandbox-gateway"),
+        *([Mount(SANDBOX_MOUNT, app=hosted_page_app(gateway), name="sandbox-gateway")] if sandbox
+          else stripe_webhook.routes),
         *staff.routes,
         # Static files are compressed; pages are not (BREACH: they carry the form token).
         Mount("/static", app=GZipMiddleware(StaticFiles(directory=str(STATIC_DIR)), minimum_size=500), name="static"),
@@ -64,7 +67,8 @@ def create_app(settings: Settings, *, jobs: bool = False) -> Starlette:
         lifespan=_running_jobs if jobs else None,
         middleware=[
             Middleware(WorkerMiddleware, threads=settings.db_pool, name_worker=settings.environment == "test"),
-            Middleware(SecurityMiddleware, base_url=settings.base_url, trusted_proxies=settings.trusted_proxies),
+            Middleware(SecurityMiddleware, base_url=settings.base_url, trusted_proxies=settings.trusted_proxies,
+                       form_targets=getattr(gateway, "form_targets", ())),
             Middleware(ValidityMiddleware),  # inside: its refusals carry the security headers
         ],
     )

@@ -66,11 +66,12 @@ def cmd_payments_settle(args: argparse.Namespace) -> int:
     import datetime as dt
 
     from . import notify, payments
-    from .gateways.sandbox import SandboxGateway
+    from .gateways import from_settings
 
     settings = Settings.from_env().with_secret()
+    gateway = from_settings(settings, serving=False)
     db = _open(settings)
-    counts = payments.settle_pending(SandboxGateway(settings.secret_key, settings.base_url),
+    counts = payments.settle_pending(gateway,
                                      older_than=dt.timedelta(minutes=args.older_than))
     notify.deliver(settings)
     db.close()

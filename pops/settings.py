@@ -45,6 +45,11 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ("127.0.0.1",)  # addresses (or networks, or "*") whose X-Forwarded-* count
     db_pool: int = 10  # PostgreSQL connections per process, and the cap on its request threads
     now: dt.datetime | None = None  # rehearsals only (POPS_NOW): the instant pops.clock starts from
+    gateway: str = "sandbox"  # POPS_GATEWAY: sandbox or stripe; "" when production named none (refused at start-up)
+    stripe_secret_key: str | None = None
+    stripe_webhook_secret: str | None = None
+    stripe_api_base: str | None = None  # tests only: a Stripe-compatible test server instead of Stripe's own
+    stripe_test_origins: tuple[str, ...] = ()  # tests only: the test server's pages, allowed as form targets
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -83,6 +88,12 @@ class Settings:
             trusted_proxies=trusted_proxies(env.get("POPS_TRUSTED_PROXIES", ",".join(defaults.trusted_proxies))),
             db_pool=db_pool,
             now=now,
+            gateway=chosen_gateway(env.get("POPS_GATEWAY", ""), environment),
+            stripe_secret_key=env.get("POPS_STRIPE_SECRET_KEY") or None,
+            stripe_webhook_secret=env.get("POPS_STRIPE_WEBHOOK_SECRET") or None,
+            stripe_api_base=(env.get("POPS_STRIPE_API_BASE") or "").rstrip("/") or None,
+            stripe_test_origins=tuple(o.strip().rstrip("/") for o in env.get("POPS_STRIPE_TEST_ORIGINS", "").split(",")
+                                      if o.strip()),
         )
 
     @property
@@ -106,6 +117,14 @@ class Settings:
                 "(or set POPS_ENV=development to let POPS generate and keep one for a trial)"
             )
         return replace(self, secret_key=kept_secret(self.data_dir))
+
+
+def chosen_gateway(text: str, environment: str) -> str:
+    """POPS_GATEWAY: sandbox (the default outside production) or stripe; production must name one."""
+    name = text.strip().lower()
+    if name not in {"", "sandbox", "stripe"}:
+        raise SettingsError(f"POPS_GATEWAY must be sandbox or stripe, not {text!r}")
+    return name or ("" if environment == "production" else "sandbox")
 
 
 def trusted_proxies(text: str) -> tuple[str, ...]:

@@ -17,6 +17,10 @@ class GatewayUnavailable(Exception):
     """The gateway could not be reached or did not answer in time; nothing is known yet."""
 
 
+class GatewayRefused(Exception):
+    """The gateway answered that it did nothing under this key, and never will: nothing was charged."""
+
+
 class InvalidResult(Exception):
     """A result token that is forged, unknown, or already used."""
 
@@ -65,6 +69,8 @@ class ChargeResult:
     message: str = ""  # why it was declined or failed, in words a patient understands
     stored_card: StoredCardToken | None = None
     charged_at: dt.datetime | None = None  # when the gateway made the charge
+    redirect: str = ""  # OPEN: the bank asks the patient to confirm (3-D Secure) at this address first
+    live: bool = False  # a live-mode charge (Stripe's livemode); the sandbox's are never live
 
 
 @dataclass(frozen=True)
@@ -103,3 +109,33 @@ class Gateway(Protocol):
 
     def refund(self, key: str, transaction: str, amount: Decimal) -> RefundResult:
         """Refund part or all of a charge. The same key twice refunds once."""
+
+
+def from_settings(settings, *, serving: bool = True) -> Gateway:
+    """The gateway the settings name (POPS_GATEWAY), or a SettingsError saying what is missing.
+
+    Production serves patients only with a gateway named; a command that takes no payment (`pops
+    payments settle`) then works with the sandbox's payments. A Stripe gateway also holds the sandbox,
+    for refunds and look-ups of payments the sandbox took.
+    """
+    from ..settings import SettingsError
+    from .sandbox import SandboxGateway
+
+    if not settings.gateway and serving:
+        raise SettingsError(
+            "POPS_GATEWAY is not set. In production name the payment gateway: POPS_GATEWAY=stripe (with "
+            "POPS_STRIPE_SECRET_KEY and POPS_STRIPE_WEBHOOK_SECRET), or POPS_GATEWAY=sandbox for test payments "
+            "only (every payment page and receipt then says TEST MODE)")
+    sandbox = SandboxGateway(settings.secret_key, settings.base_url)
+    if settings.gateway != "stripe":
+        return sandbox
+    from .stripe import StripeGateway
+
+    return StripeGateway.from_settings(settings, sandbox=sandbox)
+
+
+def for_payment(gateway: Gateway, name: str) -> Gateway:
+    """The gateway that took a payment (its `gateway` column): refunds and look-ups go there."""
+    if not name or name == gateway.name:
+        return gateway
+    return getattr(gateway, "others", {}).get(name, gateway)

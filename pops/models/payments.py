@@ -86,6 +86,7 @@ class Receipt(BaseModel):
     taken_by = ForeignKeyField(Staff, null=True, on_delete="RESTRICT")  # a staff mirror session
     posted_back = BooleanField(default=False)  # the PM system's lines now carry this POPS payment
     imported = BooleanField(default=False)
+    dispute_status = CharField(max_length=30, default="")  # a card dispute's status (Stripe's words), "" for none
 
     @property
     def takes_refunds(self) -> bool:
@@ -127,6 +128,8 @@ class Transaction(BaseModel):
     staff = ForeignKeyField(Staff, null=True, on_delete="RESTRICT")
     batch = ForeignKeyField(ReferenceBatch, null=True, backref="transactions", on_delete="RESTRICT")  # a refund's batch
     idempotency_key = CharField(max_length=64, null=True, unique=True)
+    gateway = CharField(max_length=20, default="sandbox")  # the gateway that made it, and whether for real
+    live = BooleanField(default=False)
 
 
 class ReceiptApplication(BaseModel):
@@ -155,6 +158,8 @@ class StoredCard(BaseModel):
     exp_year = IntegerField()
     created_at = UTCDateTimeField(default=_now)
     removed_at = UTCDateTimeField(null=True)
+    gateway = CharField(max_length=20, default="sandbox")  # a card is charged only by the gateway that keeps it
+    live = BooleanField(default=False)
 
 
 PAYMENT_STATUSES = ("attempt", "pending", "paid", "declined", "error", "canceled")
@@ -209,6 +214,10 @@ class PaymentAttempt(BaseModel):
     message = CharField(max_length=300, default="")  # why it was declined or failed
     stored_card = ForeignKeyField(StoredCard, null=True, on_delete="SET NULL")
     receipt = ForeignKeyField(Receipt, null=True, on_delete="RESTRICT")
+    gateway = CharField(max_length=20, default="sandbox")  # the gateway it was sent to, and whether for real
+    live = BooleanField(default=False)
+    store_card = BooleanField(default=False)  # the patient ticked "store this card"
+    needs_review = BooleanField(default=False)  # its outcome could not be learned from the gateway: staff look
 
     @property
     def outcome(self) -> str:

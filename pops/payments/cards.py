@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .. import clock
-from ..gateways import StoredCardToken
+from ..gateways import GatewayUnavailable, StoredCardToken, for_payment
 from ..models import Guarantor, PatientSession, Receipt, StoredCard
 
 
@@ -26,18 +26,27 @@ def saved_cards(guarantor: Guarantor) -> list[StoredCard]:
     ]
 
 
-def remove_card(guarantor: Guarantor, card_id: int) -> bool:
-    return bool(StoredCard.update(removed_at=clock.now()).where(
+def remove_card(guarantor: Guarantor, card_id: int, gateway=None) -> bool:
+    """Remove a saved card; a gateway that keeps cards on its side (Stripe: `detach`) forgets it too."""
+    card = StoredCard.get_or_none((StoredCard.id == card_id) & (StoredCard.guarantor == guarantor))
+    removed = bool(StoredCard.update(removed_at=clock.now()).where(
         (StoredCard.id == card_id) & (StoredCard.guarantor == guarantor) & StoredCard.removed_at.is_null()
     ).execute())
+    keeper = for_payment(gateway, card.gateway) if removed and gateway is not None else None
+    if keeper is not None and hasattr(keeper, "detach"):
+        try:
+            keeper.detach(card.gateway_token)
+        except GatewayUnavailable:
+            pass  # removed in POPS all the same: POPS never charges it again
+    return removed
 
 
-def store_card(guarantor: Guarantor, token: StoredCardToken) -> None:
+def store_card(guarantor: Guarantor, token: StoredCardToken, *, gateway: str = "sandbox", live: bool = False) -> None:
     """Keep the card the gateway stored for this payment (its token, brand, last four and expiry)."""
     if StoredCard.get_or_none(StoredCard.gateway_token == token.token) is None:
         StoredCard.create(
             guarantor=guarantor, gateway_token=token.token, brand=token.brand, last4=token.last4,
-            exp_month=token.exp_month, exp_year=token.exp_year,
+            exp_month=token.exp_month, exp_year=token.exp_year, gateway=gateway, live=live,
         )
 
 

@@ -12,26 +12,34 @@ from zoneinfo import ZoneInfo
 from .. import balances, batches, clock, crash, ledger
 from ..audit import POPS, audit
 from ..db import database
-from ..gateways import ChargeResult, Gateway, GatewayUnavailable, InvalidResult
+from ..gateways import ChargeResult, Gateway, GatewayUnavailable, InvalidResult, for_payment
 from ..models import Encounter, Guarantor, PaymentAttempt, Receipt, ReceiptApplication, Transaction
 from ..money import ZERO, format_money
 from .attempts import MSG_NOT_COMPLETED, MSG_UNAVAILABLE, OPEN, finish, mark_pending, record_outcome, reload
 from .cards import store_card
+from .declines import close_declined, latest_decline
 from .receipt_email import queue_receipt_email
 
 SETTLE_AFTER = dt.timedelta(minutes=2)  # the settle job leaves younger attempts to the patient's own return
 
 
-def complete(gateway: Gateway, attempt: PaymentAttempt, result_token: str) -> PaymentAttempt:
+def complete(gateway: Gateway, attempt: PaymentAttempt, result_token: str, *, canceled: bool = False) -> PaymentAttempt:
     """The patient is back from the hosted page: confirm the result server-to-server and settle.
 
     A reused or forged token changes nothing (the attempt shows as it is); an unreachable
-    gateway leaves the attempt pending for the settle job.
+    gateway leaves the attempt pending for the settle job. A gateway that sends no result token
+    (Stripe: `confirms_by_key`) is asked about the attempt's own stored checkout; `canceled`, the
+    patient left its page, closes that checkout first.
     """
     if attempt.receipt_id is not None:
         return attempt
     try:
-        result = gateway.confirm(result_token)
+        if getattr(gateway, "confirms_by_key", False):
+            result = gateway.cancel(attempt.key) if canceled else gateway.lookup(attempt.key)
+            if result is None:
+                return reload(attempt)
+        else:
+            result = gateway.confirm(result_token)
     except InvalidResult:
         return reload(attempt)
     except GatewayUnavailable:
@@ -48,6 +56,9 @@ def complete(gateway: Gateway, attempt: PaymentAttempt, result_token: str) -> Pa
 def settle(attempt: PaymentAttempt, result: ChargeResult) -> PaymentAttempt:
     """Record the gateway's final answer once: paid (receipt, applications, batch), declined ($0.00 receipt), or not charged."""
     if result.status == ChargeResult.CANCELED:
+        declined = latest_decline(attempt)  # the patient gave up on the gateway's page after a decline
+        if declined is not None:
+            return close_declined(attempt, declined)
         return finish(attempt, PaymentAttempt.CANCELED, MSG_NOT_COMPLETED)
     if result.status == ChargeResult.ERROR:
         return finish(attempt, PaymentAttempt.ERROR, result.message or MSG_UNAVAILABLE)
@@ -99,12 +110,13 @@ def settle(attempt: PaymentAttempt, result: ChargeResult) -> PaymentAttempt:
         Transaction.create(
             receipt=receipt, number=result.transaction, kind=Transaction.SALE,
             amount=receipt.amount, status=Transaction.APPROVED if paid else Transaction.DECLINED, created_at=now,
+            gateway=attempt.gateway, live=result.live,
         )
         PaymentAttempt.update(receipt=receipt).where(PaymentAttempt.id == attempt.id).execute()
         if paid:
             apply_oldest_first(receipt, guarantor)
             if result.stored_card is not None and group.enable_payment_method_storage:
-                store_card(guarantor, result.stored_card)
+                store_card(guarantor, result.stored_card, gateway=attempt.gateway, live=result.live)
             if group.email_receipts and guarantor.email:
                 queue_receipt_email(receipt, result)  # the job runner sends it after commit
         if attempt.session_id:
@@ -140,7 +152,7 @@ def _ask_gateway(gateway: Gateway, attempt: PaymentAttempt) -> PaymentAttempt:
     """Look an unfinished attempt up by its key and record what the gateway says: a charge is
     settled, a checkout that can no longer be paid closes the attempt as not charged, a checkout
     still open leaves it as it is. Raises GatewayUnavailable."""
-    result = gateway.lookup(attempt.key)
+    result = for_payment(gateway, attempt.gateway).lookup(attempt.key)
     crash.point(crash.AFTER_LOOKUP)
     if result is None:
         return finish(attempt, PaymentAttempt.CANCELED, MSG_NOT_COMPLETED)
@@ -156,8 +168,10 @@ def settle_pending(gateway: Gateway, *, older_than: dt.timedelta = SETTLE_AFTER)
     counts: dict[str, int] = {}
     cutoff = clock.now() - older_than
     for attempt in PaymentAttempt.select().where(
-        PaymentAttempt.status.in_(OPEN) & (PaymentAttempt.updated_at <= cutoff)
+        PaymentAttempt.status.in_(OPEN) & (PaymentAttempt.updated_at <= cutoff) & ~PaymentAttempt.needs_review
     ).order_by(PaymentAttempt.id):
+        if for_payment(gateway, attempt.gateway).name != attempt.gateway:
+            continue  # another gateway's attempt (and this process does not hold it): never closed here
         try:
             status = _ask_gateway(gateway, attempt).status
         except GatewayUnavailable:

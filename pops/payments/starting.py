@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from .. import balances, clock, crash, ledger
 from ..db import database
-from ..gateways import ChargeResult, CheckoutOptions, Gateway, GatewayUnavailable
+from ..gateways import ChargeResult, CheckoutOptions, Gateway, GatewayRefused, GatewayUnavailable
 from ..i18n import N_
 from ..models import Guarantor, PatientSession, PaymentAttempt, StoredCard
 from ..money import format_money, parse_amount_input
@@ -91,6 +91,7 @@ def start(
     choice: str,
     other: str = "",
     stored_card_id: int | None = None,
+    store_card: bool = False,
     return_url: str,
 ) -> Started:
     """Record an attempt for the amount chosen, then open the gateway's checkout (or charge a stored card).
@@ -98,6 +99,7 @@ def start(
     `key` comes from the form (a retry or double click sends the same one); `seq` is the
     guarantor's payment sequence the form was shown with (a stale form or a second tab is refused);
     `account` is the account the form was shown for: only ever compared, the session says who pays.
+    `store_card`: the patient ticked "store this card" (a gateway that asks POPS, such as Stripe, keeps it).
     """
     guarantor: Guarantor = session.guarantor
     if account != guarantor.account:
@@ -113,13 +115,15 @@ def start(
         card = StoredCard.get_or_none(
             (StoredCard.id == stored_card_id) & (StoredCard.guarantor == guarantor) & StoredCard.removed_at.is_null()
         )
-        if card is None or not group.enable_payment_method_storage:
+        if card is None or not group.enable_payment_method_storage or card.gateway != gateway.name:
             raise PaymentRefused(MSG_CARD_GONE)
     elif not group.offers_online_payment:
         raise PaymentRefused(MSG_NO_METHOD.format(group=group.name, phone=group.footer_phone))
 
     with database.atomic():
         amount = chosen_amount(guarantor, choice, other)
+        if amount < getattr(gateway, "minimum", amount):  # Stripe's smallest charge is $0.50
+            raise PaymentRefused(balances.MSG_UNDER_MINIMUM.format(group=group.name))
         moved = Guarantor.update(payment_seq=Guarantor.payment_seq + 1).where(
             (Guarantor.id == guarantor.id) & (Guarantor.payment_seq == seq)
         ).execute()
@@ -134,6 +138,9 @@ def start(
             amount=amount,
             amount_choice=choice,
             stored_card=card,
+            gateway=gateway.name,
+            live=getattr(gateway, "live", False),
+            store_card=store_card and card is None and group.enable_payment_method_storage,
         )
     crash.point(crash.AFTER_ATTEMPT)
     try:
@@ -175,12 +182,17 @@ def _resume(gateway: Gateway, attempt: PaymentAttempt, guarantor: Guarantor, ret
             mark_pending(attempt)
             return Started(reload(attempt), None)
         crash.point(crash.AFTER_GATEWAY)
+        if result.status == ChargeResult.OPEN and result.redirect:  # the bank asks for 3-D Secure first
+            mark_pending(attempt)
+            return Started(reload(attempt), result.redirect)
         return Started(settle(attempt, result), None)
     try:
         checkout = gateway.create_checkout(
             attempt.key, attempt.amount, f"{guarantor.group.name} · account {guarantor.account}",
             return_url, checkout_options(guarantor.group),
         )
+    except GatewayRefused:  # it answered that it did nothing under this key: the patient's retry is a new attempt
+        return Started(finish(attempt, PaymentAttempt.ERROR, MSG_UNAVAILABLE), None)
     except GatewayUnavailable:
         # The gateway may have opened a checkout under this key before the line dropped (and a
         # resubmitted form reaches the same one), so the attempt stays open, never ERROR: the

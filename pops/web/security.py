@@ -59,8 +59,13 @@ class SecurityMiddleware:
     Over https (the base URL's, the request's, or a trusted proxy's X-Forwarded-Proto), HSTS too.
     """
 
-    def __init__(self, app: ASGIApp, base_url: str, trusted_proxies: Iterable[str] = ("127.0.0.1",)) -> None:
+    def __init__(self, app: ASGIApp, base_url: str, trusted_proxies: Iterable[str] = ("127.0.0.1",),
+                 form_targets: Iterable[str] = ()) -> None:
         self.app = app
+        # A gateway's pages a form may send the browser to (Stripe Checkout, a bank's 3-D Secure page).
+        targets = " ".join(form_targets)
+        self.headers = {**SECURITY_HEADERS, "Content-Security-Policy": CSP.replace(
+            "form-action 'self'", f"form-action 'self' {targets}" if targets else "form-action 'self'")}
         self.base_origin = base_url.rstrip("/")
         self.trusted = TrustedProxies(trusted_proxies)
 
@@ -82,7 +87,7 @@ class SecurityMiddleware:
             async def send_with_headers(message: Message) -> None:
                 if message["type"] == "http.response.start":
                     headers = MutableHeaders(scope=message)
-                    for name, value in SECURITY_HEADERS.items():
+                    for name, value in self.headers.items():
                         headers.setdefault(name, value)
                     if not static:
                         headers.setdefault("Cache-Control", "no-store")

@@ -54,7 +54,7 @@ def start(request: Request, form: FormData, session: PatientSession) -> Response
     try:
         started = payments.start_or_resume(
             request.app.state.gateway, session, key=key, seq=seq, account=str(form.get("account", "")),
-            choice=choice, other=other, stored_card_id=stored_card_id,
+            choice=choice, other=other, stored_card_id=stored_card_id, store_card=form.get("store_card") == "1",
             return_url=f"{settings.base_url}/pay/return/{key}",
         )
     except payments.ShownForAnotherAccount as refusal:
@@ -71,7 +71,8 @@ def back_from_gateway(request: Request) -> Response:
     attempt = payments.attempt_for(request.path_params["key"])
     if attempt is None:
         return _unknown_link(request)
-    payments.complete(request.app.state.gateway, attempt, request.query_params.get("result", ""))
+    payments.complete(request.app.state.gateway, attempt, request.query_params.get("result", ""),
+                      canceled=request.query_params.get("canceled") == "1")
     response = redirect(f"/pay/result/{attempt.key}")
     response.headers["Referrer-Policy"] = "no-referrer"  # the result token stays out of the next Referer
     return response
@@ -109,7 +110,7 @@ def result(request: Request) -> Response:
 @patient_form
 def remove_card(request: Request, form: FormData, session: PatientSession) -> Response:
     card_id = request.path_params["card_id"]
-    payments.remove_card(session.guarantor, ids.parse_id(card_id) or 0)
+    payments.remove_card(session.guarantor, ids.parse_id(card_id) or 0, request.app.state.gateway)
     return redirect("/pay")
 
 
