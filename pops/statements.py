@@ -166,11 +166,10 @@ def _due(latest: list[Statement]) -> list[DueStatement]:
 
 
 def mint_links(due: Iterable[DueStatement], secret_key: str, base_url: str) -> None:
-    """A statement-QR link for each statement that prints one. Call inside one transaction."""
-    for item in due:
-        if item.prints_link:
-            item.code, _ = links.mint(item.guarantor, "statement", secret_key, statement=item.statement)
-            item.url = links.url(base_url, item.code)
+    """A statement-QR link for each statement that prints one (one INSERT). Call inside one transaction."""
+    printing = [item for item in due if item.prints_link]
+    for item, code in zip(printing, links.mint_for_statements([(item.guarantor, item.statement) for item in printing], secret_key)):
+        item.code, item.url = code, links.url(base_url, code)
 
 
 _env = templating.environment()

@@ -39,6 +39,22 @@ def test_defaults_come_from_the_group(guarantor):
     assert custom.max_uses == 50 and custom.expires_at == clock.now() + dt.timedelta(days=90)
 
 
+def test_a_statement_run_mints_its_links_in_one_go_on_the_same_terms(guarantor, second):
+    from factories import make_statement
+
+    Group.update(quickpay_max_uses=3, link_days=30).execute()
+    guarantor, second = (type(guarantor).get_by_id(g.id) for g in (guarantor, second))
+    statements = [make_statement(g, f"S-{g.id}", date=dt.date(2026, 10, 15), due_date=dt.date(2026, 11, 10),
+                                 balance="50.00") for g in (guarantor, second)]
+    codes = links.mint_for_statements(list(zip((guarantor, second), statements)), SECRET)
+    assert len(set(codes)) == 2 and all(code[0] == "Q" for code in codes)
+    for code, owner, statement in zip(codes, (guarantor, second), statements):
+        link = links.redeem(code, SECRET).link
+        assert (link.guarantor_id, link.statement_id, link.purpose) == (owner.id, statement.id, "statement")
+        assert link.max_uses == 3 and link.expires_at == clock.now() + dt.timedelta(days=30)
+    assert links.mint_for_statements([], SECRET) == []
+
+
 @pytest.mark.parametrize(
     "transform",
     [
