@@ -16,7 +16,8 @@ shaped as Stripe's published examples (fixtures.json, MIT, Stripe, Inc.).
 
 `StripeServer(api_key=API_KEY, webhook_url=None, webhook_secret=None, now=None)`: `webhook_url` is
 a URL or a callable `(body: bytes, headers: dict) -> status` (e.g. posting through a Starlette
-TestClient); it can be set later (`server.webhook_url = ...`). `now` is a function giving the
+TestClient); it can be set later (`server.webhook_url = ...`); while it is None events are only
+recorded. `now` is a function giving the
 server's time in epoch seconds (e.g. `lambda: pops.clock.now().timestamp()`), default real time.
 `start()`/`stop()` or a `with` block.
 

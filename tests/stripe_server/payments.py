@@ -179,7 +179,7 @@ def settle_async(acct: Account, session_id: str, succeeded: bool) -> dict:
 
 
 def _complete(acct: Account, session: dict, intent: dict, payment_status: str) -> None:
-    session.update(status="complete", payment_status=payment_status, customer=intent["customer"],
+    session.update(status="complete", payment_status=payment_status, customer=intent["customer"], url=None,
                    customer_details={"address": None, "business_name": None, "email": session["customer_email"],
                                      "individual_name": None, "name": None, "phone": None,
                                      "tax_exempt": "none", "tax_ids": []})
