@@ -44,7 +44,7 @@ def open_link(request: Request) -> Response:
 @patient_page(quickpay=True, ended_page=True)
 def quickpay(request: Request, session: PatientSession) -> Response:
     """What is owed and the pay form (a failed start shows it again: pops.web.portal.pay)."""
-    return render(request, "quickpay/page.html", page(session, session.group.name, pay=pay_form.for_session(session),
+    return render(request, "quickpay/page.html", page(session, session.group.name, pay=pay_form.for_session(session, request.app.state.gateway),
                                                        values={}))
 
 

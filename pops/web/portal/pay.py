@@ -18,7 +18,7 @@ def show_form(request: Request, session: PatientSession, *, error: str | None = 
               status_code: int = 200) -> Response:
     """The page with the pay form for this session (QuickPay's, or the portal's Pay page)."""
     chrome = patient_chrome(session)
-    context = page(session, session.group.name, active="/pay", pay=pay_form.for_session(session),
+    context = page(session, session.group.name, active="/pay", pay=pay_form.for_session(session, request.app.state.gateway),
                    pay_error=error, values=values or {})
     return render(request, chrome.pay_page, context, status_code=status_code)
 
@@ -39,7 +39,7 @@ def start(request: Request, form: FormData, session: PatientSession) -> Response
     if not choice and other:
         choice = "other"
     card = str(form.get("card", "new"))
-    values = {"amount": choice, "other_amount": other, "card": card}
+    values = {"amount": choice, "other_amount": other, "card": card, "store_card": form.get("store_card") == "1"}
     try:
         seq = int(str(form.get("seq", "")))
         key = str(form.get("key", ""))
