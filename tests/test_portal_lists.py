@@ -13,7 +13,7 @@ from decimal import Decimal
 
 import pytest
 
-from pops import portal_lists
+from pops import balances, portal_lists
 from pops.models import PaymentAttempt, Receipt, Statement, StoredCard
 
 from factories import make_receipt, make_staff, make_statement
@@ -205,6 +205,27 @@ def test_show_more_keeps_hide_paid(client, guarantor):
 # --- New: the table of the rule ----------------------------------------------------------------------
 
 OLDER, LATEST = "S-2025", "S-2026"
+OPENED = dt.datetime(2026, 10, 2, tzinfo=dt.timezone.utc)
+
+
+@pytest.mark.parametrize("number, paid_after, opened, new", [
+    (LATEST, "0.00", None, True),
+    (LATEST, "79.99", None, True),  # short of the amount due by a cent
+    (LATEST, "80.00", None, False),
+    (LATEST, "0.00", OPENED, False),
+    (OLDER, "0.00", None, False),
+    (OLDER, "80.00", None, False),
+])
+def test_is_new_the_rule_alone(number, paid_after, opened, new):
+    """The rule over the account's facts, no database: the latest statement, unpaid, never opened."""
+    older = balances.StatementFacts(OLDER, dt.date(2025, 10, 1), dt.date(2025, 10, 31), Decimal("60.00"),
+                                    Decimal("60.00"))
+    latest = balances.StatementFacts(LATEST, dt.date(2026, 10, 1), dt.date(2026, 10, 31), Decimal("80.00"),
+                                     Decimal("80.00"))
+    facts = balances.AccountFacts(statements=(latest, older), patient_payments=(
+        balances.PaymentFacts(dt.date(2026, 10, 5), Decimal(paid_after)),))
+    statement = Statement(number=number, first_viewed_at=opened)
+    assert portal_lists.is_new(statement, facts) is new
 
 
 @pytest.mark.parametrize("which, paid, viewed_by, new", [
@@ -228,8 +249,7 @@ def test_the_new_rule(client, guarantor, which, paid, viewed_by, new):
         make_receipt(guarantor, "R-1", "20.00", dt.date(2026, 10, 10))  # some paid, not the amount due
     number = LATEST if which == "latest" else OLDER
     if which == "older":  # the latest is out of the question: opened by the patient, or paid
-        Statement.update(first_viewed_at=dt.datetime(2026, 10, 2, tzinfo=dt.timezone.utc)).where(
-            Statement.number == LATEST).execute()
+        Statement.update(first_viewed_at=OPENED).where(Statement.number == LATEST).execute()
     if viewed_by == "mirror":
         sign_in_as(client, guarantor, origin="staff_mirror", staff=make_staff())
         assert "mirror-banner" in client.get(f"/statements/{number}").text
