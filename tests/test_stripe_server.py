@@ -642,3 +642,33 @@ def test_an_idempotency_key_is_forgotten_after_24_hours(server, client):
     server.advance(24 * 3600)
     second = client.v1.customers.create(params=params, options={"idempotency_key": "customer-1"})
     assert second.id != first.id and "Idempotent-Replayed" not in second.last_response.headers
+
+
+@pytest.mark.parametrize("extra, param", [({"client_reference": "x"}, "client_reference"),
+                                          ({"payment_intent_data": {"setup_future_usag": "off_session"}},
+                                           "payment_intent_data[setup_future_usag]")])
+def test_an_unknown_parameter_is_refused_as_stripe_refuses_it(server, client, extra, param):
+    with pytest.raises(stripe.InvalidRequestError) as caught:
+        client.v1.checkout.sessions.create(params=session_params(server, **extra))
+    assert caught.value.param == param and caught.value.user_message == f"Received unknown parameter: {param}"
+    assert server.objects("checkout.session") == []
+
+
+def test_metadata_is_kept_as_given(server, client):
+    customer = client.v1.customers.create(params={"metadata": {"_private": "1", "guarantor": "G-7"}})
+    assert client.v1.customers.retrieve(customer.id).metadata.to_dict() == {"_private": "1", "guarantor": "G-7"}
+    updated = client.v1.customers.create(params={"metadata": {"a": ""}})
+    assert updated.metadata.to_dict() == {}
+
+
+def test_a_setup_intent_confirms_a_card_for_later_or_is_declined(server, client):
+    customer = client.v1.customers.create()
+    good, bad = server.store_card(customer.id, CARD_OK), server.store_card(customer.id, CARD_DECLINED)
+    intent = client.v1.setup_intents.create(params={"customer": customer.id, "payment_method": good,
+                                                    "confirm": True, "usage": "off_session"})
+    assert intent.id.startswith("seti_") and intent.status == "succeeded"
+    assert client.v1.setup_intents.retrieve(intent.id).payment_method == good
+    with pytest.raises(stripe.CardError) as caught:
+        client.v1.setup_intents.create(params={"customer": customer.id, "payment_method": bad, "confirm": True})
+    assert caught.value.error.setup_intent.status == "requires_payment_method"
+    assert type_events(server) == ["setup_intent.succeeded", "setup_intent.setup_failed"]

@@ -23,14 +23,17 @@ server's time in epoch seconds (e.g. `lambda: pops.clock.now().timestamp()`), de
 
 API (form-encoded, bracket notation, `expand[]`, Bearer or Basic auth with `api_key`, else 401):
 checkout sessions (create, retrieve, list by payment_intent/customer/status, expire), payment
-intents (create with confirm, off_session, return_url; retrieve; confirm), customers (create,
+intents (create with confirm, off_session, return_url; retrieve; confirm), setup intents (create
+with confirm; retrieve), customers (create,
 retrieve; payment methods of a customer), payment methods (list by customer, retrieve, attach,
 detach), refunds (create for payment_intent or charge, retrieve, list), charges, disputes and
 events (retrieve; events list). Idempotency-Key: the same key and parameters within 24 hours
 replay the first answer with `Idempotent-Replayed: true`; other parameters give a 400
 `idempotency_error`. Errors refused before an endpoint runs (400 validation, 404) are not saved;
 card errors (402) and an injected 500 with `replayed=True` are, as Stripe does. Amounts under 50
-cents: 400 `amount_too_small`. A session's expires_at must be 30 minutes to 24 hours ahead.
+cents: 400 `amount_too_small`. A session's expires_at must be 30 minutes to 24 hours ahead (Stripe's
+rule). A POST parameter missing from Stripe's reference for that endpoint (params.py) is refused:
+400 "Received unknown parameter: …", so a misspelt name fails instead of being ignored.
 
 Test cards (cards.py), any future expiry, any CVC: 4242 4242 4242 4242 approved · 4000 0000 0000
 0002 declined · 4000 0000 0000 9995 insufficient funds · 4000 0000 0000 0119 processing error ·
@@ -50,7 +53,8 @@ Controls (Python, on the server object):
   drop_next(kind, times=1, created=True) next creates are never answered (connection reset); with
                                          created the object exists and a replay with the key returns it
   rate_limit_next(times=1)               next API requests answer 429 rate_limit
-  advance(seconds) / now()               the server's clock; due sessions expire (checkout.session.expired)
+  advance(seconds=0) / now()             the server's clock; due sessions expire (checkout.session.expired;
+                                         also on any request; advance(0) after moving a `now` clock)
   pay_session(session_id, card="4242…", async_payment=False) -> {"paid", "error", "redirect"}
   settle_async(session_id, succeeded=True)   async_payment_succeeded / async_payment_failed
   authenticate(payment_intent_id, approve=True) -> the return_url (as the 3-D Secure page does)

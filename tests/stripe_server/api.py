@@ -6,9 +6,10 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from . import payments, refunds
+from . import payments, refunds, setup_intents
 from .httpd import DROP, Request, Response
 from .objects import API_VERSION, public
+from .params import check as check_params
 from .state import Account
 from .wire import StripeError, as_list, expand, integer, invalid, new_id, parse_form
 
@@ -25,30 +26,36 @@ class Faults:
 
 
 def _routes(acct: Account):
+    """(method, path, handler, the kind a fault may hit, the parameter list checked) for each endpoint."""
     get = acct.get
+    sessions, intents, methods = "/v1/checkout/sessions", "/v1/payment_intents", "/v1/payment_methods"
     return [
-        ("POST", r"/v1/checkout/sessions", lambda p: payments.create_session(acct, p), "checkout.session"),
-        ("GET", r"/v1/checkout/sessions", lambda p: payments.list_sessions(acct, p), None),
-        ("GET", r"/v1/checkout/sessions/([^/]+)", lambda p, i: get(i, "checkout.session", "session"), None),
-        ("POST", r"/v1/checkout/sessions/([^/]+)/expire", lambda p, i: payments.expire_session(acct, i), None),
-        ("POST", r"/v1/payment_intents", lambda p: payments.create_intent(acct, p), "payment_intent"),
-        ("GET", r"/v1/payment_intents/([^/]+)", lambda p, i: get(i, "payment_intent", "intent"), None),
-        ("POST", r"/v1/payment_intents/([^/]+)/confirm", lambda p, i: payments.confirm_intent(acct, i, p), None),
-        ("POST", r"/v1/customers", lambda p: refunds.create_customer(acct, p), "customer"),
-        ("GET", r"/v1/customers/([^/]+)", lambda p, i: get(i, "customer", "customer"), None),
-        ("GET", r"/v1/customers/([^/]+)/payment_methods", lambda p, i: refunds.list_methods(acct, p, i), None),
-        ("GET", r"/v1/payment_methods", lambda p: refunds.list_methods(acct, p), None),
-        ("GET", r"/v1/payment_methods/([^/]+)", lambda p, i: get(i, "payment_method", "payment_method"), None),
-        ("POST", r"/v1/payment_methods/([^/]+)/detach", lambda p, i: refunds.detach_method(acct, i), None),
-        ("POST", r"/v1/payment_methods/([^/]+)/attach", lambda p, i: refunds.attach_method(acct, i, p), None),
-        ("POST", r"/v1/refunds", lambda p: refunds.create_refund(acct, p), "refund"),
-        ("GET", r"/v1/refunds", lambda p: refunds.list_refunds(acct, p), None),
-        ("GET", r"/v1/refunds/([^/]+)", lambda p, i: get(i, "refund", "refund"), None),
-        ("GET", r"/v1/charges/([^/]+)", lambda p, i: get(i, "charge", "charge"), None),
-        ("GET", r"/v1/disputes/([^/]+)", lambda p, i: get(i, "dispute", "dispute"), None),
-        ("GET", r"/v1/events/([^/]+)", lambda p, i: get(i, "event", "id"), None),
-        ("GET", r"/v1/events", lambda p: [e for e in acct.all("event") if not p.get("type") or e["type"] == p["type"]],
-         None),
+        ("POST", sessions, lambda p: payments.create_session(acct, p), "checkout.session", "checkout.session"),
+        ("GET", sessions, lambda p: payments.list_sessions(acct, p), None, None),
+        ("GET", sessions + "/([^/]+)", lambda p, i: get(i, "checkout.session", "session"), None, None),
+        ("POST", sessions + "/([^/]+)/expire", lambda p, i: payments.expire_session(acct, i), None, "none"),
+        ("POST", intents, lambda p: payments.create_intent(acct, p), "payment_intent", "payment_intent"),
+        ("GET", intents + "/([^/]+)", lambda p, i: get(i, "payment_intent", "intent"), None, None),
+        ("POST", intents + "/([^/]+)/confirm", lambda p, i: payments.confirm_intent(acct, i, p), None,
+         "payment_intent.confirm"),
+        ("POST", "/v1/setup_intents", lambda p: setup_intents.create_setup_intent(acct, p), "setup_intent", "setup_intent"),
+        ("GET", "/v1/setup_intents/([^/]+)", lambda p, i: get(i, "setup_intent", "intent"), None, None),
+        ("POST", "/v1/customers", lambda p: refunds.create_customer(acct, p), "customer", "customer"),
+        ("GET", "/v1/customers/([^/]+)", lambda p, i: get(i, "customer", "customer"), None, None),
+        ("GET", "/v1/customers/([^/]+)/payment_methods", lambda p, i: refunds.list_methods(acct, p, i), None, None),
+        ("GET", methods, lambda p: refunds.list_methods(acct, p), None, None),
+        ("GET", methods + "/([^/]+)", lambda p, i: get(i, "payment_method", "payment_method"), None, None),
+        ("POST", methods + "/([^/]+)/detach", lambda p, i: refunds.detach_method(acct, i), None, "none"),
+        ("POST", methods + "/([^/]+)/attach", lambda p, i: refunds.attach_method(acct, i, p), None,
+         "payment_method.attach"),
+        ("POST", "/v1/refunds", lambda p: refunds.create_refund(acct, p), "refund", "refund"),
+        ("GET", "/v1/refunds", lambda p: refunds.list_refunds(acct, p), None, None),
+        ("GET", "/v1/refunds/([^/]+)", lambda p, i: get(i, "refund", "refund"), None, None),
+        ("GET", "/v1/charges/([^/]+)", lambda p, i: get(i, "charge", "charge"), None, None),
+        ("GET", "/v1/disputes/([^/]+)", lambda p, i: get(i, "dispute", "dispute"), None, None),
+        ("GET", "/v1/events/([^/]+)", lambda p, i: get(i, "event", "id"), None, None),
+        ("GET", "/v1/events", lambda p: [e for e in acct.all("event") if p.get("type") in (None, e["type"])],
+         None, None),
     ]
 
 
@@ -59,7 +66,7 @@ class Api:
         self.faults = faults
         self.saved: dict[str, dict] = {}  # Idempotency-Key -> the first request and its answer
         self.log: list[dict] = []  # every request: method, path, params, key, status
-        self.routes = [(m, re.compile(p + "$"), h, k) for m, p, h, k in _routes(acct)]
+        self.routes = [(m, re.compile(p + "$"), h, k, a) for m, p, h, k, a in _routes(acct)]
 
     def __call__(self, request: Request) -> object:
         with self.acct.lock:
@@ -122,10 +129,10 @@ class Api:
         return Response(saved["status"], saved["body"], headers)
 
     def _route(self, request: Request):
-        for method, pattern, handler, kind in self.routes:
+        for method, pattern, handler, kind, allowed in self.routes:
             match = pattern.match(request.path)
             if match and method == request.method:
-                return handler, match.groups(), kind
+                return handler, match.groups(), kind, allowed
         raise StripeError(404, "invalid_request_error",
                           f"Unrecognized request URL ({request.method}: {request.path}). Please see "
                           "https://stripe.com/docs or we can help at https://support.stripe.com/.")
@@ -133,7 +140,9 @@ class Api:
     def _run(self, request: Request, params: dict, key: str | None, request_id: str) -> object:
         drop = None
         try:
-            handler, groups, kind = self._route(request)
+            handler, groups, kind, allowed = self._route(request)
+            if allowed:
+                check_params(params, allowed)
             failures, drops = self.faults.fail.get(kind or ""), self.faults.drop.get(kind or "")
             if failures:
                 status, replayed = failures.pop(0)

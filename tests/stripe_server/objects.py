@@ -148,9 +148,9 @@ def event(now: int, type_: str, obj: dict, request_id: str | None, idempotency_k
 
 
 def public(obj):
-    """An object as answered: private fields (a leading underscore) removed, recursively."""
+    """An object as answered: private fields (a leading underscore) removed, recursively (metadata as is)."""
     if isinstance(obj, dict):
-        return {k: public(v) for k, v in obj.items() if not k.startswith("_")}
+        return {k: v if k == "metadata" else public(v) for k, v in obj.items() if not k.startswith("_")}
     if isinstance(obj, list):
         return [public(v) for v in obj]
     return obj

@@ -100,7 +100,7 @@ class StripeServer:
     def now(self) -> int:
         return self.account.now()
 
-    def advance(self, seconds: int) -> None:
+    def advance(self, seconds: int = 0) -> None:
         """Move the server's clock on; open sessions past their expires_at expire (with their events)."""
         with self.account.lock:
             self.account.offset += int(seconds)

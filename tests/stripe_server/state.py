@@ -8,11 +8,6 @@ from contextlib import contextmanager
 from . import objects
 from .wire import missing
 
-KINDS = {  # id prefix -> object type
-    "cs_": "checkout.session", "pi_": "payment_intent", "ch_": "charge", "re_": "refund",
-    "cus_": "customer", "pm_": "payment_method", "evt_": "event", "dp_": "dispute",
-}
-
 
 class Account:
     def __init__(self, now=None, checkout_base: str = "", three_ds_base: str = "", publish=None):
