@@ -1,6 +1,7 @@
 """Long lists in a real browser: a patient with 25 receipts sees 20, and "Show more" adds the other 5,
 with JavaScript (appended in place, the address pushed) and without (the longer page). At 390 px
-(a phone) and 1280 px (a desktop), with a screenshot of each kept in the artifacts folder."""
+(a phone) and 1280 px (a desktop), with a screenshot of each kept in the artifacts folder. The
+Statements list pages the same way, with only the latest unpaid statement tagged New."""
 from __future__ import annotations
 
 import datetime as dt
@@ -25,6 +26,12 @@ DOCUMENT = {
         "escrow": "0.00", "unapplied": "0.00",
         "patients": [{"id": "P1", "first_name": "Lena", "last_name": "Lister", "date_of_birth": "1980-02-29"}],
         "encounters": [],
+        "statements": [
+            {"number": f"S-L{n:02}", "date": (FIRST_DAY + dt.timedelta(days=7 * (n - 1))).isoformat(),
+             "due_date": (FIRST_DAY + dt.timedelta(days=7 * (n - 1) + 25)).isoformat(),
+             "balance": "40.00", "amount_due": "40.00", "encounters": []}
+            for n in range(1, RECEIPTS + 1)
+        ],
         "receipts": [
             {"number": f"R-L{n:02}", "date": (FIRST_DAY + dt.timedelta(days=7 * (n - 1))).isoformat(),
              "method": "check", "amount": f"{10 + n}.00", "status": "paid", "source": "mail", "applications": []}
@@ -106,5 +113,28 @@ def test_show_more_without_javascript(server, browser, ledger):
         expect(page).to_have_url(re.compile(r"/receipts\?shown=40$"))
         expect(rows(page)).to_have_count(RECEIPTS)
         assert numbers(page) == NEWEST_FIRST
+    finally:
+        context.close()
+
+
+def test_statements_page_the_same_way(server, browser, ledger):
+    context = browser.new_context(**SIZES["phone"])
+    context.set_default_timeout(10_000)
+    try:
+        sign_in_context(context, server, ACCOUNT)
+        page = context.new_page()
+        page.goto(f"{server.url}/statements")
+        statements = page.locator('[data-testid="statement"]')
+        expect(statements).to_have_count(20)
+        expect(page.get_by_test_id("statement-new")).to_have_count(1)
+        expect(statements.first.get_by_test_id("statement-new")).to_be_visible()  # the latest, unpaid, unopened
+        page.get_by_role("link", name="Show more").click()
+        expect(statements).to_have_count(RECEIPTS)
+        expect(page).to_have_url(f"{server.url}/statements?shown=40")
+        expect(statements.last).to_have_attribute("data-number", "S-L01")
+        page.get_by_label("Hide Paid Statements").check()  # the filter swaps the list, back to its first 20
+        expect(page).to_have_url(f"{server.url}/statements?hide_paid=1")
+        expect(statements).to_have_count(20)
+        expect(page.get_by_role("link", name="Show more")).to_have_attribute("href", "/statements?shown=40&hide_paid=1")
     finally:
         context.close()
