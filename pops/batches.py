@@ -104,6 +104,7 @@ class PaymentRow:
     batch_date: dt.date | None
     post_date: dt.date | None  # the date the batch was closed (group's time zone)
     receipt_number: str  # the receipt itself, or the one a refund refunds
+    disputed: str = ""  # a payment's card dispute status (Stripe's words), "" for none
 
     @property
     def received_date(self) -> dt.date:
@@ -212,6 +213,7 @@ def build_rows(receipts: Iterable[Receipt], refunds: Iterable[Transaction]) -> l
             applications=_application_text(positives.get(r.id, [])), group_code=group.code, group_name=group.name,
             account=guarantor.account, guarantor=guarantor.legal_name, batch_id=r.batch_id,
             batch_date=batch.batch_date if batch else None, post_date=_post_date(batch, tz), receipt_number=r.number,
+            disputed=r.dispute_status,
         )
         rows.append(((r.received_at, 0, r.id), row))
     for t in refunds:

@@ -55,6 +55,11 @@ class ReceiptDetail:
         return self.receipt.source != Receipt.POPS
 
     @property
+    def gateway(self) -> str:
+        """The gateway that took the payment (its sale's), or "" for none."""
+        return next((line.transaction.gateway for line in self.transactions if not line.is_refund), "")
+
+    @property
     def refunded_in_full(self) -> bool:
         return self.receipt.status == Receipt.REFUNDED
 

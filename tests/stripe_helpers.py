@@ -100,3 +100,10 @@ def come_back(client, redirect: str):
 
 def session_query(redirect: str) -> dict:
     return parse_qs(urlsplit(redirect).query)
+
+
+def deliver(server: StripeServer, **options) -> list[int]:
+    """Deliver the held events now (options as release_events), and hold the next ones again."""
+    statuses = server.release_events(**options)
+    server.hold_events()
+    return statuses

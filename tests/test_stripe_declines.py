@@ -19,6 +19,7 @@ from stripe_helpers import (  # noqa: F401 (fixtures)
     browser,
     checkout,
     come_back,
+    deliver,
     pay_key,
     start,
     stripe_app,
@@ -36,7 +37,7 @@ def test_each_decline_is_a_zero_receipt_from_its_webhook_then_another_card_pays(
     session_id, key = checkout(browser, account)
     assert stripe_server.pay_session(session_id, DECLINED)["paid"] is False
     assert stripe_server.pay_session(session_id, INSUFFICIENT)["paid"] is False
-    assert all(status == 200 for status in stripe_server.release_events(twice=True))
+    assert all(status == 200 for status in deliver(stripe_server, twice=True))
     declines = list(Receipt.select().where(Receipt.status == "unsuccessful").order_by(Receipt.id))
     assert [(r.amount, r.decline_reason) for r in declines] == [
         (Decimal("0.00"), "Your card was declined."), (Decimal("0.00"), "Your card has insufficient funds.")]
@@ -45,10 +46,9 @@ def test_each_decline_is_a_zero_receipt_from_its_webhook_then_another_card_pays(
     # the patient's Receipts list shows them as declined
     assert browser.get("/receipts").text.count("Unsuccessful") >= 2
 
-    stripe_server.hold_events()
     paid = stripe_server.pay_session(session_id, APPROVED)
     assert "Payment received" in come_back(browser, paid["redirect"]).text
-    stripe_server.release_events()
+    deliver(stripe_server)
     assert Receipt.select().where(Receipt.status == "paid").count() == 1
     assert Receipt.select().count() == 3
 
@@ -56,7 +56,7 @@ def test_each_decline_is_a_zero_receipt_from_its_webhook_then_another_card_pays(
 def test_cancelling_after_a_decline_shows_payment_failed(browser, account, stripe_server):
     session_id, key = checkout(browser, account)
     stripe_server.pay_session(session_id, DECLINED)
-    stripe_server.release_events()
+    deliver(stripe_server)
     page = come_back(browser, _cancel_url(key))
     assert "Payment Failed" in page.text and "Your card was declined." in page.text
     attempt = PaymentAttempt.get(PaymentAttempt.key == key)
@@ -71,7 +71,7 @@ def test_cancelling_without_paying_is_not_charged(browser, account, stripe_serve
     assert "You were not charged" in page.text
     assert PaymentAttempt.get(PaymentAttempt.key == key).status == "canceled"
     assert stripe_server.get(session_id)["status"] == "expired" and Receipt.select().count() == 0
-    stripe_server.release_events()  # checkout.session.expired: nothing more
+    deliver(stripe_server)  # checkout.session.expired: nothing more
     assert PaymentAttempt.get(PaymentAttempt.key == key).status == "canceled"
 
 
@@ -93,7 +93,7 @@ def test_a_stripe_500_on_create_is_not_charged_and_the_retry_charges_once(browse
     assert "Payment received" in come_back(browser, paid["redirect"]).text
     clock.advance(LATER)
     payments.settle_pending(browser.app.state.gateway)
-    stripe_server.release_events()
+    deliver(stripe_server)
     assert len(stripe_server.charges()) == 1 and Receipt.select().count() == 1
     assert PaymentAttempt.get_by_id(first.id).status == "error"
 

@@ -26,6 +26,7 @@ def _page(request: Request, staff_session, detail: ReceiptDetail, *, error: str 
         # After a failed try the form keeps its key: if the gateway did refund before the line
         # dropped, trying again gets that refund back instead of making a second one.
         "refund_key": refund_key or payments.new_key(),
+        "gateway_name": request.app.state.gateway.name,  # a payment another gateway took says so
     }, status_code=status_code)
 
 
