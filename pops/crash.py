@@ -12,7 +12,8 @@ AFTER_ATTEMPT = "after_attempt"  # the attempt is committed; the gateway has not
 AFTER_GATEWAY = "after_gateway"  # the gateway answered a checkout or a stored-card charge; POPS has not recorded it
 DURING_RETURN = "during_return"  # back from the hosted page: the gateway confirmed the result; POPS has not recorded it
 AFTER_LOOKUP = "after_lookup"  # a job (or a waiting page) looked a payment up at the gateway; POPS has not recorded it
-POINTS = (AFTER_ATTEMPT, AFTER_GATEWAY, DURING_RETURN, AFTER_LOOKUP)
+AFTER_SEND = "after_send"  # a job handed a message to the mail server or SMS provider; POPS has not recorded it
+POINTS = (AFTER_ATTEMPT, AFTER_GATEWAY, DURING_RETURN, AFTER_LOOKUP, AFTER_SEND)
 
 _armed: str | None = None
 

@@ -20,7 +20,7 @@ import urllib.request
 from email.message import EmailMessage
 from urllib.parse import unquote, urlsplit
 
-from . import clock
+from . import clock, crash
 from .db import database
 from .jobs import queue
 from .models import Guarantor, OutboxMessage
@@ -167,15 +167,19 @@ def deliver_one(settings: Settings, message_id: int) -> bool:
         if message is None or not _still_good(message):
             return False
         if message.channel == OutboxMessage.SMS:
-            return bool(settings.sms_url) and _record(message, _send_sms(settings, message))
-        if not settings.smtp_url:
+            if not settings.sms_url:
+                return False
+            error = _send_sms(settings, message)
+        elif not settings.smtp_url:
             return False
-        try:
-            server = _smtp(settings.smtp_url)
-        except (OSError, smtplib.SMTPException) as exc:
-            return _record(message, str(exc) or type(exc).__name__)
-        with server:
-            return _record(message, _send_email(server, settings, message))
+        else:
+            try:
+                with _smtp(settings.smtp_url) as server:
+                    error = _send_email(server, settings, message)
+            except (OSError, smtplib.SMTPException) as exc:
+                error = str(exc) or type(exc).__name__
+        crash.point(crash.AFTER_SEND)
+        return _record(message, error)
 
 
 def sweep(settings: Settings) -> int:

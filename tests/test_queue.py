@@ -264,3 +264,21 @@ def test_a_worker_killed_after_the_gateway_answered_is_replaced_and_the_payment_
     queue._deferring.configure_task("pops.settle_payments", queue=queue.QUEUE, lock="settle").defer(timestamp=1)
     _run_worker_until_idle(db_url, POPS_NOW=later)  # again: nothing more is recorded
     assert Receipt.select().count() == 1
+
+
+def test_a_worker_killed_after_the_mail_server_took_a_message_resends_it_once_with_the_same_message_id(
+        db_url, db, guarantor):
+    message = notify.queue_email("maria@example.org", "Hello", "Hi", purpose="test", guarantor=guarantor)
+    with smtp_server() as mail:
+        smtp = f"smtp://127.0.0.1:{mail.server_address[1]}"
+        killed = _worker(db_url, "--until-idle", POPS_SMTP_URL=smtp, POPS_CRASH_AT=crash.AFTER_SEND)
+        out, _ = killed.communicate(timeout=60)
+        assert killed.returncode == -signal.SIGKILL, out
+        assert len(mail.received) == 1 and OutboxMessage.get_by_id(message.id).status == OutboxMessage.OUTBOX
+        database.execute_sql("UPDATE procrastinate_workers SET last_heartbeat = now() - interval '1 hour'")
+
+        _run_worker_until_idle(db_url, POPS_SMTP_URL=smtp)
+        _run_worker_until_idle(db_url, POPS_SMTP_URL=smtp)  # and again: nothing more goes out
+        ids = [re.search(r"Message-ID: (<[^>]+>)", m["data"]).group(1) for m in mail.received]
+    assert len(ids) == 2 and ids[0] == ids[1]  # the one duplicate allowed, recognisable as such
+    assert OutboxMessage.get_by_id(message.id).status == OutboxMessage.SENT
