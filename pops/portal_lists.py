@@ -25,7 +25,8 @@ Row = TypeVar("Row")
 
 
 def parse_shown(text: str | None) -> int:
-    """How many rows `?shown=` asks for: a whole number from PAGE to MOST; anything else is PAGE."""
+    """How many rows `?shown=` asks for: a whole number, held between PAGE and MOST; anything else
+    (empty, signed, a fraction, other digits) is PAGE."""
     text = (text or "").strip()
     if not _DIGITS.fullmatch(text):
         return PAGE  # empty, signed, other digits ("٤٠"), not a number
