@@ -85,7 +85,7 @@ def create_session(acct: Account, params: dict) -> dict:
     if usage and usage not in SETUP_FUTURE_USAGE:
         raise invalid(f"Invalid payment_intent_data[setup_future_usage]: {usage}",
                       param="payment_intent_data[setup_future_usage]")
-    types = [t for t in as_list(params.get("payment_method_types"))] or ["card"]
+    types = as_list(params.get("payment_method_types")) or ["card"]
     if types != ["card"]:
         raise invalid("This test server takes payment_method_types=[card] only.", param="payment_method_types")
     session = objects.checkout_session(
