@@ -8,6 +8,7 @@ import datetime as dt
 import re
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
 from helpers import ARTIFACTS_DIR, import_document, sign_in_context
@@ -136,5 +137,21 @@ def test_statements_page_the_same_way(server, browser, ledger):
         expect(page).to_have_url(f"{server.url}/statements?hide_paid=1")
         expect(statements).to_have_count(20)
         expect(page.get_by_role("link", name="Show more")).to_have_attribute("href", "/statements?shown=40&hide_paid=1")
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("path", ["/receipts", "/statements"])
+def test_axe_finds_no_serious_violations_after_show_more(server, browser, ledger, path):
+    context = browser.new_context(bypass_csp=True, **SIZES["phone"])  # axe runs a script of its own
+    try:
+        sign_in_context(context, server, ACCOUNT)
+        page = context.new_page()
+        page.goto(f"{server.url}{path}")
+        page.get_by_role("link", name="Show more").click()
+        expect(page).to_have_url(f"{server.url}{path}?shown=40")
+        results = Axe().run(page)
+        serious = [v for v in results.response["violations"] if v.get("impact") in {"serious", "critical"}]
+        assert serious == [], results.generate_report()
     finally:
         context.close()
