@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from . import ledger, payments
 from .balances import MSG_UNDER_MINIMUM, Balances, Eligibility, PayOption, pay_options
 from .models import Group, Guarantor, PatientSession, StoredCard
+from .payments.pay_link import sends_pay_link
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class PayForm:
     key: str
     seq: int
     store_offer: bool = False  # "store this card" is asked on POPS's form (a gateway whose page does not ask)
+    send_link: bool = False  # a staff mirror with Stripe: Pay sends the patient a one-use pay link instead
 
 
 def for_session(session: PatientSession, gateway=None) -> PayForm:
@@ -58,4 +60,5 @@ def for_session(session: PatientSession, gateway=None) -> PayForm:
         key=payments.new_key(),
         seq=guarantor.payment_seq,
         store_offer=getattr(gateway, "confirms_by_key", False) and group.enable_payment_method_storage,
+        send_link=sends_pay_link(gateway, session),
     )

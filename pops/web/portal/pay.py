@@ -9,17 +9,18 @@ from starlette.routing import Route
 
 from ... import ids, pay_form, payments, sessions
 from ...models import PatientSession, PaymentAttempt
+from ...payments import pay_link
 from ..chrome import page, patient_chrome
 from ..guards import patient_form, patient_page, patient_session, public, redirect
 from ..render import render
 
 
 def show_form(request: Request, session: PatientSession, *, error: str | None = None, values: dict | None = None,
-              status_code: int = 200) -> Response:
+              status_code: int = 200, notice: str | None = None) -> Response:
     """The page with the pay form for this session (QuickPay's, or the portal's Pay page)."""
     chrome = patient_chrome(session)
     context = page(session, session.group.name, active="/pay", pay=pay_form.for_session(session, request.app.state.gateway),
-                   pay_error=error, values=values or {})
+                   pay_error=error, pay_notice=notice, values=values or {})
     return render(request, chrome.pay_page, context, status_code=status_code)
 
 
@@ -51,6 +52,8 @@ def start(request: Request, form: FormData, session: PatientSession) -> Response
     except ValueError:
         return show_form(request, session, error=payments.MSG_STALE, values=values, status_code=400)
     settings = request.app.state.settings
+    if stored_card_id is None and pay_link.sends_pay_link(request.app.state.gateway, session):
+        return show_form(request, session, error=pay_link.MSG_MIRROR_NO_CARD, values=values, status_code=400)
     try:
         started = payments.start_or_resume(
             request.app.state.gateway, session, key=key, seq=seq, account=str(form.get("account", "")),
@@ -107,6 +110,18 @@ def result(request: Request) -> Response:
     })
 
 
+@patient_form(quickpay=True)
+def send_link(request: Request, form: FormData, session: PatientSession) -> Response:
+    """A staff mirror with Stripe: the patient gets a one-use pay link by SMS or email instead of staff taking a card."""
+    if not pay_link.sends_pay_link(request.app.state.gateway, session):
+        return show_form(request, session, status_code=400)
+    settings = request.app.state.settings
+    sent, message = pay_link.send_pay_link(session, str(form.get("channel", "")), secret_key=settings.secret_key,
+                                           base_url=settings.base_url)
+    return show_form(request, session, notice=message if sent else None, error=None if sent else message,
+                     status_code=200 if sent else 422)
+
+
 @patient_form
 def remove_card(request: Request, form: FormData, session: PatientSession) -> Response:
     card_id = request.path_params["card_id"]
@@ -117,6 +132,7 @@ def remove_card(request: Request, form: FormData, session: PatientSession) -> Re
 routes = [
     Route("/pay", pay_page),
     Route("/pay/start", start, methods=["POST"]),
+    Route("/pay/send-link", send_link, methods=["POST"]),
     Route("/pay/return/{key}", back_from_gateway),
     Route("/pay/result/{key}", result),
     Route("/pay/cards/{card_id}/remove", remove_card, methods=["POST"]),

@@ -38,6 +38,7 @@ def _group_form(request: Request, staff_session, group, values: dict, *, errors:
     return render(request, "staff/admin/group.html", {
         "title": f"Group {group.code}", "staff_session": staff_session, "active": "admin", "group": group,
         "values": values, "errors": errors or {}, "saved": saved, **_option_choices(),
+        "gateway_name": request.app.state.gateway.name,  # with Stripe, its account decides wallets and CVV
     }, status_code=status_code)
 
 

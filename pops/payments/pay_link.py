@@ -1,0 +1,45 @@
+"""A staff mirror with Stripe takes no card: Pay sends the patient a one-use pay link (SMS or email) instead,
+so staff never type a card number on Stripe's page for a patient."""
+from __future__ import annotations
+
+from .. import links, notify
+from ..audit import audit
+from ..db import database
+from ..i18n import N_
+from ..models import PatientSession
+
+MSG_LINK_TEXTED = N_("A one-use pay link was sent by text to {to}.")
+MSG_LINK_EMAILED = N_("A one-use pay link was sent by email to {to}.")
+MSG_NO_MOBILE = N_("Not sent: there is no mobile number on this account, or it has opted out of texts.")
+MSG_NO_EMAIL = N_("Not sent: there is no email address on this account.")
+MSG_MIRROR_NO_CARD = N_("Staff do not take card numbers here: send the patient a pay link instead.")
+
+
+def sends_pay_link(gateway, session: PatientSession) -> bool:
+    """In a staff mirror, a gateway whose page the patient must use themselves (Stripe) takes no new card."""
+    return session.staff_id is not None and getattr(gateway, "confirms_by_key", False)
+
+
+def send_pay_link(session: PatientSession, channel: str, *, secret_key: str, base_url: str) -> tuple[bool, str]:
+    """Queue a one-use QuickPay link to the guarantor by SMS or email (audited); (sent, what staff read)."""
+    guarantor = session.guarantor
+    group = guarantor.group
+    if channel == "sms" and (not guarantor.mobile or guarantor.sms_opt_out):
+        return False, MSG_NO_MOBILE
+    if channel != "sms" and not guarantor.email:
+        return False, MSG_NO_EMAIL
+    channel = "sms" if channel == "sms" else "email"
+    with database.atomic():
+        code, _ = links.mint(guarantor, channel, secret_key, max_uses=1, created_by=session.staff)
+        url = links.url(base_url, code)
+        if channel == "sms":  # never an amount in a text
+            notify.queue_sms(guarantor.mobile, f"{group.name}: you can pay your bill securely at {url} "
+                             "(this link works once).", purpose="balance", guarantor=guarantor)
+        else:
+            notify.queue_email(guarantor.email, f"Pay your bill with {group.name}",
+                               f"Hello {guarantor.greeting_name},\n\nAs we spoke about, you can pay your bill with "
+                               f"{group.name} securely here (the link works once):\n{url}\n", purpose="balance",
+                               guarantor=guarantor)
+        audit(session.staff, "pay_link_sent", guarantor, detail=channel)
+    to = guarantor.mobile if channel == "sms" else guarantor.email
+    return True, (MSG_LINK_TEXTED if channel == "sms" else MSG_LINK_EMAILED).format(to=to)
