@@ -74,6 +74,7 @@ def create_app(settings: Settings, *, jobs: bool = False) -> Starlette:
     )
     app.state.settings = settings
     app.state.gateway = gateway
+    app.state.test_mode = sandbox and settings.environment == "production"  # chosen explicitly: every page says so
     app.state.request_scope = db.request_scope  # what the guards open around every handler
     return app
 

@@ -7,6 +7,8 @@ import json
 import time
 from decimal import Decimal
 
+import pytest
+
 from pops.gateways.stripe_tables import StripeEvent
 from pops.models import PaymentAttempt, Receipt, ReceiptApplication, Transaction
 
@@ -16,6 +18,7 @@ from stripe_helpers import (  # noqa: F401 (fixtures)
     browser,
     checkout,
     come_back,
+    deliver,
     stripe_app,
     stripe_server,
 )
@@ -133,3 +136,28 @@ def test_a_swapped_session_id_in_the_return_url_is_never_read(browser, account, 
     page = come_back(browser, f"http://testserver/pay/return/{key}?session_id={paid_elsewhere.id}")
     assert "Payment received" not in page.text
     assert PaymentAttempt.get(PaymentAttempt.key == key).status == "pending" and Receipt.select().count() == 0
+
+
+def test_an_async_payment_settles_when_stripe_says_it_succeeded(browser, account, stripe_server):
+    session_id, key = checkout(browser, account)
+    paid = stripe_server.pay_session(session_id, APPROVED, async_payment=True)
+    assert "Confirming your payment" in come_back(browser, paid["redirect"]).text
+    deliver(stripe_server)  # checkout.session.completed, payment_status unpaid
+    assert PaymentAttempt.get(PaymentAttempt.key == key).status == "pending" and Receipt.select().count() == 0
+    stripe_server.settle_async(session_id, succeeded=True)
+    assert all(status == 200 for status in deliver(stripe_server, twice=True))
+    assert PaymentAttempt.get(PaymentAttempt.key == key).status == "paid" and Receipt.select().count() == 1
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_an_async_payment_that_fails_is_one_declined_receipt_whatever_the_order(browser, account, stripe_server, reverse):
+    session_id, key = checkout(browser, account)
+    stripe_server.pay_session(session_id, APPROVED, async_payment=True)
+    deliver(stripe_server)
+    stripe_server.settle_async(session_id, succeeded=False)
+    held = len(stripe_server.held_events)
+    order = list(range(held))
+    assert all(status == 200 for status in deliver(stripe_server, order=order[::-1] if reverse else order))
+    attempt = PaymentAttempt.get(PaymentAttempt.key == key)
+    assert attempt.status == "declined" and attempt.receipt.status == "unsuccessful"
+    assert Receipt.select().count() == 1 and Receipt.get().amount == Decimal("0.00")

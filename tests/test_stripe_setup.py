@@ -105,3 +105,19 @@ def test_a_payment_the_sandbox_took_is_refunded_by_the_sandbox_and_says_so(db_ur
     assert SandboxRefund.get().amount == Decimal("10.00") and not stripe_server.objects("refund")
     refund = Transaction.get(Transaction.kind == "refund")
     assert refund.gateway == "sandbox" and refund.number.startswith("sbx_re_")
+
+
+def test_production_on_the_sandbox_says_test_mode_on_every_page(db_url, account):
+    from http_helpers import sign_in_as
+
+    chosen = Settings.from_env({"POPS_GATEWAY": "sandbox", "POPS_DATABASE_URL": db_url, "POPS_SECRET_KEY": SECRET,
+                                "POPS_BASE_URL": "http://testserver"})
+    assert chosen.environment == "production"
+    with open_browser(create_app(chosen)) as client:
+        sign_in_as(client, account)
+        for path in ("/pay", "/receipts", "/"):
+            assert "TEST MODE" in client.get(path, follow_redirects=True).text, path
+    with open_browser(create_app(Settings(database_url=db_url, secret_key=SECRET, environment="test",
+                                          base_url="http://testserver"))) as client:
+        sign_in_as(client, account)
+        assert "TEST MODE" not in client.get("/pay").text

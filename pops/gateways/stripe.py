@@ -246,7 +246,8 @@ class StripeGateway:
             if intent_id:
                 self._store_intent(attempt, intent_id)
             return ChargeResult(key=attempt.key, status=ChargeResult.DECLINED, amount=attempt.amount,
-                                transaction=intent_id, message=patient_message(error), live=self.live)
+                                transaction=ident(error.get("charge")) or intent_id, message=patient_message(error),
+                                live=self.live)
         except (stripe.APIError, stripe.InvalidRequestError) as exc:
             return ChargeResult(key=attempt.key, status=ChargeResult.ERROR, amount=attempt.amount,
                                 message=exc.user_message or "")
@@ -305,6 +306,8 @@ class StripeGateway:
             return ChargeResult(status=ChargeResult.OPEN, amount=attempt.amount, redirect=url, **base)
         if status == "requires_payment_method" and field(intent, "last_payment_error"):
             error = field(intent, "last_payment_error")
+            # the declined charge's id: the same decline seen from its webhook is recorded once
+            base["transaction"] = ident(field(error, "charge")) or intent.id
             return ChargeResult(status=ChargeResult.DECLINED, amount=attempt.amount,
                                 message=patient_message(error) or DECLINED_MESSAGE, **base)
         if status == "canceled":

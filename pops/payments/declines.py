@@ -39,6 +39,13 @@ def record_decline(attempt: PaymentAttempt, charge: str, *, brand: str, last4: s
     return receipt
 
 
+def declined_receipt(charge: str) -> Receipt | None:
+    """The $0.00 receipt a declined charge was recorded on, if it was."""
+    sale = Transaction.get_or_none((Transaction.number == charge) & (Transaction.kind == Transaction.SALE)
+                                   & (Transaction.status == Transaction.DECLINED))
+    return Receipt.get_by_id(sale.receipt_id) if sale is not None else None
+
+
 def latest_decline(attempt: PaymentAttempt) -> Receipt | None:
     return (Receipt.select().where(Receipt.number.startswith(_numbers(attempt)))
             .order_by(Receipt.id.desc()).first())

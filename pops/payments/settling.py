@@ -17,7 +17,7 @@ from ..models import Encounter, Guarantor, PaymentAttempt, Receipt, ReceiptAppli
 from ..money import ZERO, format_money
 from .attempts import MSG_NOT_COMPLETED, MSG_UNAVAILABLE, OPEN, finish, mark_pending, record_outcome, reload
 from .cards import store_card
-from .declines import close_declined, latest_decline
+from .declines import close_declined, declined_receipt, latest_decline
 from .receipt_email import queue_receipt_email
 
 SETTLE_AFTER = dt.timedelta(minutes=2)  # the settle job leaves younger attempts to the patient's own return
@@ -64,6 +64,10 @@ def settle(attempt: PaymentAttempt, result: ChargeResult) -> PaymentAttempt:
         return finish(attempt, PaymentAttempt.ERROR, result.message or MSG_UNAVAILABLE)
     if result.status == ChargeResult.OPEN:
         return reload(attempt)
+    if result.status == ChargeResult.DECLINED and result.transaction:
+        recorded = declined_receipt(result.transaction)  # its webhook recorded this decline first
+        if recorded is not None:
+            return close_declined(attempt, recorded)
     if result.status == ChargeResult.APPROVED and result.amount != attempt.amount:
         raise ValueError(f"gateway charged {result.amount} for an attempt of {attempt.amount}")
     now = clock.now()
@@ -117,11 +121,19 @@ def settle(attempt: PaymentAttempt, result: ChargeResult) -> PaymentAttempt:
             apply_oldest_first(receipt, guarantor)
             if result.stored_card is not None and group.enable_payment_method_storage:
                 store_card(guarantor, result.stored_card, gateway=attempt.gateway, live=result.live)
+            _plan_started(attempt, result)
             if group.email_receipts and guarantor.email:
                 queue_receipt_email(receipt, result)  # the job runner sends it after commit
         if attempt.session_id:
             record_outcome(attempt.session_id, status)
     return reload(attempt)
+
+
+def _plan_started(attempt: PaymentAttempt, result: ChargeResult) -> None:
+    """A payment plan's first payment: the plan is made now, in this transaction (pops.plans.setup)."""
+    from ..plans import setup  # plans build on payments, not the other way round
+
+    setup.started(attempt, result.stored_card.token if result.stored_card is not None else None)
 
 
 def apply_oldest_first(receipt: Receipt, guarantor: Guarantor) -> None:

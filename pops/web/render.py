@@ -26,7 +26,7 @@ def render(
     """Render `template`: only its `block` when htmx wants a fragment (or `fragment=True`, for a
     route that only ever answers htmx), else the whole page."""
     ctx = {"request": request, "csrf_field": forms.FIELD, "csrf_token": lambda: forms.csrf_token(request),
-           **(context or {})}
+           "test_mode": getattr(request.app.state, "test_mode", False), **(context or {})}
     if fragment if fragment is not None else htmx(request).wants_fragment:
         html = render_block(env, template, block, ctx)
     else:
