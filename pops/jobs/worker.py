@@ -13,7 +13,7 @@ import socket
 import procrastinate
 
 from .. import crash, db, notify
-from ..gateways.sandbox import SandboxGateway
+from ..gateways import from_settings
 from ..settings import Settings
 from . import tasks
 from .queue import QUEUE, app
@@ -41,7 +41,7 @@ def run(settings: Settings, *, concurrency: int = 4, wait: bool = True) -> int:
     logging.basicConfig(level=logging.WARNING, format="pops worker: %(levelname)s %(name)s: %(message)s")
     db.bind(settings.database_url, max(settings.db_pool, concurrency + 1))
     crash.arm(settings.crash_at if settings.environment == "test" else None)  # the crash tests' kill switch
-    tasks.configure(settings, SandboxGateway(settings.secret_key, settings.base_url))
+    tasks.configure(settings, from_settings(settings, serving=False))  # POPS_GATEWAY: the gateway that settles
     if wait:
         print(f"pops worker: running the jobs, {concurrency} at a time (Ctrl-C stops)", flush=True)
     asyncio.run(_run(settings, concurrency, wait))
