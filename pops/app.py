@@ -18,7 +18,7 @@ from .jobs import Runner
 from .settings import STATIC_DIR, Settings
 from .web import public, quickpay, signin, staff, stripe_webhook
 from .web.portal import pages as portal_pages
-from .web.portal import pay, profile, receipts
+from .web.portal import pay, plans, profile, receipts
 from .web.security import SecurityMiddleware
 from .web.validity import ValidityMiddleware
 from .web.worker import WorkerMiddleware
@@ -54,7 +54,7 @@ def create_app(settings: Settings, *, jobs: bool = False) -> Starlette:
         *public.routes,
         *quickpay.routes,
         *signin.routes,
-        *portal_pages.routes, *receipts.routes, *pay.routes, *profile.routes,
+        *portal_pages.routes, *receipts.routes, *plans.routes, *pay.routes, *profile.routes,
         *([Mount(SANDBOX_MOUNT, app=hosted_page_app(gateway), name="sandbox-gateway")] if sandbox
           else stripe_webhook.routes),
         *staff.routes,

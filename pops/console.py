@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 
 from peewee import fn
 
@@ -16,7 +17,7 @@ from .balances import Balances, Eligibility
 from .dates import parse_date
 from .db import database
 from .models import GROUP_DEFAULTS, Group, Guarantor, Link, OutboxMessage, PatientSession, Receipt, Staff, is_colour
-from .money import format_money
+from .money import format_money, parse_amount_input
 from .settings import Settings
 from .staff import create_staff, provisioning_uri
 from .templating import format_date
@@ -252,6 +253,8 @@ TEXT_LIMITS = {"name": 200, "logo": 500, "brand_color": 7, "timezone": 64, "foot
 GROUP_FIELDS = ["name", *GROUP_DEFAULTS]
 BOOL_FIELDS = [k for k, v in GROUP_DEFAULTS.items() if isinstance(v, bool)]
 INT_FIELDS = [k for k, v in GROUP_DEFAULTS.items() if isinstance(v, int) and not isinstance(v, bool)]
+MONEY_FIELDS = [k for k, v in GROUP_DEFAULTS.items() if isinstance(v, Decimal)]
+INT_RANGES = {"plan_max_months": (2, 60), "plan_down_payment_percent": (0, 90)}  # others: 1 to 100,000
 LANDING_PAGES = ("home", "pay")
 
 
@@ -268,11 +271,23 @@ def group_changes(group: Group, form: dict[str, str]) -> tuple[dict[str, object]
             continue
         text = str(form.get(field, "")).strip()
         if field in INT_FIELDS:
-            number = int(text) if re.fullmatch(r"[0-9]{1,6}", text) else 0  # not "²", "١٢", nor 5,000 digits
-            if not 1 <= number <= 100_000:
-                errors[field] = "Use a whole number of at least 1."
+            low, high = INT_RANGES.get(field, (1, 100_000))
+            number = int(text) if re.fullmatch(r"[0-9]{1,6}", text) else -1  # not "²", "١٢", nor 5,000 digits
+            if not low <= number <= high:
+                errors[field] = ("Use a whole number of at least 1." if (low, high) == (1, 100_000)
+                                 else f"Use a whole number from {low} to {high}.")
             else:
                 values[field] = number
+            continue
+        if field in MONEY_FIELDS:
+            try:
+                amount = parse_amount_input(text)
+            except ValueError:
+                amount = Decimal(-1)
+            if not Decimal("1.00") <= amount <= Decimal("100000.00"):
+                errors[field] = "Use an amount from $1.00 to $100,000.00, like 100.00."
+            else:
+                values[field] = amount
             continue
         if len(text) > TEXT_LIMITS[field]:
             errors[field] = f"Use at most {TEXT_LIMITS[field]} characters."
@@ -288,6 +303,10 @@ def group_changes(group: Group, form: dict[str, str]) -> tuple[dict[str, object]
     email = str(values.get("footer_email", ""))
     if email and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
         errors["footer_email"] = "Use an email address like billing@example.org, or leave it empty."
+    if values.get("payment_plans") and not values.get("enable_payment_method_storage"):
+        errors["payment_plans"] = "Payment plans charge a stored card: turn on Enable payment method storage too."
+    if values.get("autopay") and not values.get("enable_payment_method_storage"):
+        errors["autopay"] = "Autopay charges a stored card: turn on Enable payment method storage too."
     logo = str(values.get("logo", ""))
     if logo and not (logo.startswith("https://") or (logo.startswith("/") and not logo.startswith("//"))):
         errors["logo"] = "Use an https:// address or a path on this site, or leave it empty."

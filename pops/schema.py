@@ -1,6 +1,7 @@
-"""Every table in a POPS database: POPS's own, the sandbox gateway's and what POPS keeps about Stripe."""
+"""Every table in a POPS database: POPS's own, the sandbox gateway's, what POPS keeps about Stripe, and payment plans."""
 from .gateways.sandbox_tables import TABLES as SANDBOX_TABLES
 from .gateways.stripe_tables import TABLES as STRIPE_TABLES
 from .models import MODELS
+from .plans.tables import TABLES as PLAN_TABLES
 
-TABLES = [*MODELS, *SANDBOX_TABLES, *STRIPE_TABLES]
+TABLES = [*MODELS, *SANDBOX_TABLES, *STRIPE_TABLES, *PLAN_TABLES]

@@ -39,6 +39,9 @@ NOT_200 = {
     "/staff": 303,  # to the console's find page
     "/staff/mirror/end": 303,  # ends the mirror, back to the console
     "/pay/return/{key}": 303,  # back from the gateway: on to the result
+    "/pay/plan/return/{key}": 303,  # back from the gateway: on to the plan's set-up result
+    "/pay/plan/done/{key}": 404,  # no plan offer under this key
+    "/pay/plan/review": 400,  # the group offers no payment plans: said in plain words
     "/q/{code:path}": 404,  # a forged code
     "/login/send": 303, "/login/code": 303,  # no sign-in in progress in this browser
     "/profile/verify": 303,  # no contact change to verify

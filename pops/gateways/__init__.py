@@ -32,6 +32,7 @@ class CheckoutOptions:
     apple_pay: bool = False
     require_cvv: bool = True
     allow_store: bool = False
+    keep_card: bool = False  # the patient asked POPS to keep the card (a payment plan): the page keeps it, no tick asked
 
 
 @dataclass(frozen=True)

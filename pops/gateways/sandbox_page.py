@@ -143,7 +143,7 @@ def _show(gateway: ReturnSigner, checkout: SandboxCheckout, form) -> Response:
 def _pay(gateway: ReturnSigner, checkout: SandboxCheckout, form) -> Response:
     options = _options(checkout)
     wallet = str(form.get("wallet", ""))
-    store = bool(form.get("store")) and options.allow_store
+    store = (bool(form.get("store")) or options.keep_card) and options.allow_store
     if wallet:
         if wallet not in WALLET_NAMES or not getattr(options, wallet):
             return _page(checkout, {"form": "That payment method is not available."}, status_code=400)

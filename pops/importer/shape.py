@@ -117,6 +117,11 @@ class Checker:
                 self.error(path, f"Must be at most {MAX_INTEGER}, not {value}.")
                 return _BAD
             return value
+        if kind == "percent":  # a whole number from 0 to 90 (a plan's down payment; 0: none)
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 90:
+                self.error(path, f"Must be a whole number from 0 to 90, not {_what(value)}.")
+                return _BAD
+            return value
         if kind == "list":
             return value if isinstance(value, list) else self._wrong(path, "a list [...]", value)
         if kind == "object":

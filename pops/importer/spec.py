@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 from ..models import (
     GROUP_DEFAULTS,
@@ -29,7 +30,7 @@ MAX_INTEGER = 2_147_483_647  # an INTEGER column on PostgreSQL
 class Field:
     """How one field of an object is checked."""
 
-    kind: str  # text, key, bool, count, money, money+, date, datetime, list, object, choice, color, timezone
+    kind: str  # text, key, bool, count, percent, money, money+, date, datetime, list, object, choice, color, timezone
     required: bool = True
     max_length: int | None = None
     choices: tuple[str, ...] = ()
@@ -62,6 +63,10 @@ def _group_option(name: str, default: object) -> Field:
         return _choice(LANDING_PAGES, required=False)
     if isinstance(default, bool):
         return Field("bool", required=False)
+    if isinstance(default, Decimal):
+        return Field("money+", required=False)
+    if name == "plan_down_payment_percent":
+        return Field("percent", required=False)
     if isinstance(default, int):
         return Field("count", required=False)
     return _text(Group._meta.fields[name], required=False)

@@ -43,6 +43,18 @@ def settle_payments(timestamp: int) -> None:
         print(f"pops worker: settled {counts}", flush=True)
 
 
+@app.periodic(cron="* * * * *", periodic_id="plans")
+@app.task(name="pops.charge_plans", queue=QUEUE, lock="plans", queueing_lock="plans")
+def charge_plans(timestamp: int) -> None:
+    """Payment plan instalments due by pops.clock's today (never the queue's clock), and their reminders."""
+    from ..plans import charging
+
+    with database.connection_context():
+        counts = charging.charge_due(_Context.gateway)
+    if counts:
+        print(f"pops worker: payment plans {counts}", flush=True)
+
+
 @app.periodic(cron="* * * * *", periodic_id="sweep")
 @app.task(name="pops.sweep_outbox", queue=QUEUE, lock="sweep", queueing_lock="sweep")
 def sweep_outbox(timestamp: int) -> None:

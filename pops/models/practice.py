@@ -50,6 +50,14 @@ GROUP_DEFAULTS: dict[str, object] = {
     "enable_appointments": True,
     "landing_page": "home",
     "print_link_and_qr_on_statements": True,
+    # payment plans and autopay (issue 15): all off by default; plans only with payment method storage
+    "payment_plans": False,
+    "plan_min_balance": Decimal("100.00"),
+    "plan_min_instalment": Decimal("25.00"),
+    "plan_max_months": 12,
+    "plan_down_payment_percent": 0,
+    "autopay": False,
+    "autopay_cap": Decimal("500.00"),
 }
 """Every POPS Group option (PRODUCT.md) with the value a new group starts from; import keys are the same."""
 
@@ -86,6 +94,13 @@ class Group(BaseModel):
     enable_appointments = BooleanField(default=True)
     landing_page = CharField(max_length=8, default=HOME)
     print_link_and_qr_on_statements = BooleanField(default=True)
+    payment_plans = BooleanField(default=False)
+    plan_min_balance = MoneyField(default=GROUP_DEFAULTS["plan_min_balance"])
+    plan_min_instalment = MoneyField(default=GROUP_DEFAULTS["plan_min_instalment"])
+    plan_max_months = IntegerField(default=12)
+    plan_down_payment_percent = IntegerField(default=0)  # 0: no down payment
+    autopay = BooleanField(default=False)
+    autopay_cap = MoneyField(default=GROUP_DEFAULTS["autopay_cap"])
 
     @property
     def brand_colour(self) -> str:
@@ -96,6 +111,11 @@ class Group(BaseModel):
     def offers_online_payment(self) -> bool:
         """Whether the group takes any online payment method (card, Google Pay, Apple Pay)."""
         return self.enable_credit_card or self.enable_google_pay or self.enable_apple_pay
+
+    @property
+    def offers_plans(self) -> bool:
+        """Payment plans are on, and cards may be stored (a plan charges the stored card)."""
+        return self.payment_plans and self.enable_payment_method_storage and self.enable_credit_card
 
     @property
     def landing_path(self) -> str:

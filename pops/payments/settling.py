@@ -121,11 +121,19 @@ def settle(attempt: PaymentAttempt, result: ChargeResult) -> PaymentAttempt:
             apply_oldest_first(receipt, guarantor)
             if result.stored_card is not None and group.enable_payment_method_storage:
                 store_card(guarantor, result.stored_card, gateway=attempt.gateway, live=result.live)
+            _plan_started(attempt, result)
             if group.email_receipts and guarantor.email:
                 queue_receipt_email(receipt, result)  # the job runner sends it after commit
         if attempt.session_id:
             record_outcome(attempt.session_id, status)
     return reload(attempt)
+
+
+def _plan_started(attempt: PaymentAttempt, result: ChargeResult) -> None:
+    """A payment plan's first payment: the plan is made now, in this transaction (pops.plans.setup)."""
+    from ..plans import setup  # plans build on payments, not the other way round
+
+    setup.started(attempt, result.stored_card.token if result.stored_card is not None else None)
 
 
 def apply_oldest_first(receipt: Receipt, guarantor: Guarantor) -> None:

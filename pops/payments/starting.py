@@ -2,7 +2,7 @@
 (or a saved card charged). A new payment first closes the guarantor's unfinished ones."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from .. import balances, clock, crash, ledger
@@ -186,10 +186,13 @@ def _resume(gateway: Gateway, attempt: PaymentAttempt, guarantor: Guarantor, ret
             mark_pending(attempt)
             return Started(reload(attempt), result.redirect)
         return Started(settle(attempt, result), None)
+    options = checkout_options(guarantor.group)
+    if attempt.store_card:  # asked on POPS's own form (Stripe) or a payment plan's first payment
+        options = replace(options, keep_card=True)
     try:
         checkout = gateway.create_checkout(
             attempt.key, attempt.amount, f"{guarantor.group.name} · account {guarantor.account}",
-            return_url, checkout_options(guarantor.group),
+            return_url, options,
         )
     except GatewayRefused:  # it answered that it did nothing under this key: the patient's retry is a new attempt
         return Started(finish(attempt, PaymentAttempt.ERROR, MSG_UNAVAILABLE), None)

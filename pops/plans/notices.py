@@ -1,0 +1,84 @@
+"""What a plan tells the patient, and how: a text with their consent (never an amount, only from 8:00
+to 21:00 in the group's time), else an email, else the plan page; and the texting consent itself."""
+from __future__ import annotations
+
+from .. import clock, notify
+from ..i18n import N_
+from ..jobs import queue
+from ..models import Guarantor, OutboxMessage, PatientSession
+from . import rules
+from .tables import PaymentPlan, PlanNotice, TextConsent
+
+CONSENT_QUESTION = N_("Text me reminders and notices about my payment plan at {mobile} (no amounts are ever "
+                      "sent by text; reply STOP to end them).")
+
+# Each notice: the text (no amount, no service) and the email's subject and body.
+NOTICES = {
+    "started": (N_("{sender}: your payment plan is set up. See it at {url}"),
+                N_("Your payment plan with {sender}"),
+                N_("Your payment plan is set up. Your written authorisation is below; keep it for your records.\n\n{detail}")),
+    "reminder": (N_("{sender}: a payment plan payment is due in 3 days. Details: {url}"),
+                 N_("A payment plan payment is due soon"),
+                 N_("Your next payment plan payment is due in 3 days.\n\n{detail}")),
+    "paid": (N_("{sender}: your payment plan payment went through. Receipt: {url}"),
+             N_("Payment plan payment received"),
+             N_("Your payment plan payment went through.\n\n{detail}")),
+    "declined": (N_("{sender}: your payment plan payment did not go through. Please update your card: {url}"),
+                 N_("Your payment plan payment did not go through"),
+                 N_("Your card was declined. We will try once more in 3 days. You can update your card at {url}\n\n{detail}")),
+    "past_due": (N_("{sender}: your payment plan is past due. Please update your card or call us: {url}"),
+                 N_("Your payment plan is past due"),
+                 N_("We could not charge your card. Nothing more will be charged until you act: {url}\n\n{detail}")),
+    "on_hold": (N_("{sender}: your payment plan is on hold. Please call us: {url}"),
+                N_("Your payment plan is on hold"),
+                N_("Money is held on your account, so your plan payment was not charged. Please call {phone}.\n\n{detail}")),
+    "confirm": (N_("{sender}: your bank asks you to confirm a payment plan payment: {url}"),
+                N_("Please confirm your payment plan payment"),
+                N_("Your bank asks you to confirm this payment: {url}\n\n{detail}")),
+    "completed": (N_("{sender}: your payment plan is complete. Thank you! {url}"),
+                  N_("Your payment plan is complete"),
+                  N_("Your payment plan is complete. Thank you!\n\n{detail}")),
+    "cancelled": (N_("{sender}: your payment plan was cancelled. Details: {url}"),
+                  N_("Your payment plan was cancelled"),
+                  N_("Your payment plan was cancelled: nothing more will be charged.\n\n{detail}")),
+}
+
+
+def record_consent(session: PatientSession, granted: bool, how: str) -> TextConsent | None:
+    """The patient's answer to the texting question, kept with when and how; None without a mobile."""
+    guarantor = session.guarantor
+    if not guarantor.mobile:
+        return None
+    return TextConsent.create(guarantor=guarantor, mobile=guarantor.mobile, granted=granted, how=how,
+                              session=session, wording=CONSENT_QUESTION.format(mobile=guarantor.mobile))
+
+
+def may_text(guarantor: Guarantor) -> bool:
+    """A consent in force for the number on file, and no opt-out since."""
+    if not guarantor.mobile or guarantor.sms_opt_out:
+        return False
+    latest = TextConsent.select().where(TextConsent.guarantor == guarantor).order_by(TextConsent.id.desc()).first()
+    return latest is not None and latest.granted and latest.mobile == guarantor.mobile
+
+
+def tell(guarantor: Guarantor, plan: PaymentPlan | None, kind: str, *, base_url: str, detail: str = "") -> PlanNotice:
+    """Tell the patient by text (consent, quiet hours, no amount), else email, else on the plan page."""
+    group = guarantor.group
+    text, subject, body = NOTICES[kind]
+    url = f"{base_url.rstrip('/')}/pay/plan"
+    values = {"sender": group.name, "url": url, "phone": group.footer_phone, "detail": detail}
+    if may_text(guarantor):
+        channel = OutboxMessage.SMS
+        local = clock.local_now(group.timezone)
+        at = rules.next_text_time(local)
+        message = OutboxMessage.create(
+            channel=channel, recipient=guarantor.mobile, body=text.format(**values), purpose=f"plan_{kind}",
+            guarantor=guarantor, next_attempt_at=None if at == local else at)
+        queue.defer_message(message.id, at=message.next_attempt_at)
+    elif guarantor.email:
+        channel = OutboxMessage.EMAIL
+        notify.queue_email(guarantor.email, subject.format(**values), body.format(**values),
+                           purpose=f"plan_{kind}", guarantor=guarantor)
+    else:
+        channel = "page"
+    return PlanNotice.create(guarantor=guarantor, plan=plan, kind=kind, channel=channel)

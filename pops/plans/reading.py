@@ -1,0 +1,85 @@
+"""What the patient's plan page and the staff's plan page show, and cancelling a plan."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+
+from .. import clock
+from ..audit import audit
+from ..db import database
+from ..i18n import N_
+from ..models import AuditLog, Guarantor, PaymentAttempt
+from ..money import ZERO
+from . import notices
+from .tables import Instalment, PaymentPlan, PlanNotice, PlanOffer
+
+MSG_REASON = "Give a reason for cancelling (it is kept in the audit log)."
+MSG_NOT_LIVE = N_("There is no active payment plan to cancel.")
+
+
+@dataclass(frozen=True)
+class PlanView:
+    plan: PaymentPlan
+    instalments: list[Instalment]
+    first_payment: Decimal
+    paid: Decimal  # the first payment and every instalment paid
+    remaining: Decimal
+    next: Instalment | None
+    authorisation: str
+    notices: list[PlanNotice]
+
+
+def view(plan: PaymentPlan) -> PlanView:
+    instalments = list(plan.instalments.order_by(Instalment.number))
+    first = plan.first_attempt.amount if plan.first_attempt_id else Decimal(json.loads(plan.offer.terms)["payments"][0][1])
+    paid = first + sum((i.amount for i in instalments if i.status == Instalment.PAID), ZERO)
+    scheduled = [i for i in instalments if i.status == Instalment.SCHEDULED]
+    return PlanView(plan, instalments, first, paid, sum((i.amount for i in scheduled), ZERO),
+                    scheduled[0] if scheduled and plan.status in PaymentPlan.LIVE else None,
+                    plan.offer.authorisation,
+                    list(PlanNotice.select().where(PlanNotice.plan == plan).order_by(PlanNotice.id.desc()).limit(20)))
+
+
+def latest(guarantor: Guarantor) -> PlanView | None:
+    """The guarantor's live plan, else their latest one."""
+    plan = (PaymentPlan.select().where(PaymentPlan.guarantor == guarantor)
+            .order_by(PaymentPlan.status.in_(PaymentPlan.LIVE).desc(), PaymentPlan.id.desc()).first())
+    return view(plan) if plan is not None else None
+
+
+def history(guarantor: Guarantor) -> list[AuditLog]:
+    """The plan rows of the audit log: started, on hold, past due, completed, cancelled."""
+    return list(AuditLog.select().where((AuditLog.guarantor == guarantor) & AuditLog.action.startswith("plan_"))
+                .order_by(AuditLog.id.desc()).limit(50))
+
+
+def offer_for(key: str, guarantor: Guarantor) -> tuple[PlanOffer | None, PaymentPlan | None, PaymentAttempt | None]:
+    """A set-up's offer, the plan it became (if its first payment was paid) and that payment's attempt."""
+    offer = PlanOffer.get_or_none((PlanOffer.key == key) & (PlanOffer.guarantor == guarantor))
+    if offer is None:
+        return None, None, None
+    return offer, PaymentPlan.get_or_none(PaymentPlan.offer == offer), PaymentAttempt.get_or_none(PaymentAttempt.key == key)
+
+
+def cancel(guarantor: Guarantor, who, reason: str, *, ip: str = "", base_url: str = "") -> str | None:
+    """Cancel the guarantor's live plan (by the patient, or by staff with a reason), audited;
+    returns why not, or None. Nothing more is charged; payments made stay."""
+    reason = (reason or "").strip()[:300]
+    plan = PaymentPlan.select().where(
+        (PaymentPlan.guarantor == guarantor) & PaymentPlan.status.in_(PaymentPlan.LIVE)).first()
+    if plan is None:
+        return MSG_NOT_LIVE
+    staff = getattr(who, "staff", None) if not hasattr(who, "email") else who
+    if staff is not None and not reason:
+        return MSG_REASON
+    with database.atomic():
+        if not PaymentPlan.update(status=PaymentPlan.CANCELLED, ended_at=clock.now(), cancel_reason=reason,
+                                  cancelled_by=staff).where(
+                (PaymentPlan.id == plan.id) & PaymentPlan.status.in_(PaymentPlan.LIVE)).execute():
+            return MSG_NOT_LIVE
+        Instalment.update(status=Instalment.SKIPPED).where(
+            (Instalment.plan == plan) & (Instalment.status == Instalment.SCHEDULED)).execute()
+        audit(who, "plan_cancelled", guarantor, f"plan {plan.id}" + (f": {reason}" if reason else ""), ip=ip)
+        notices.tell(guarantor, plan, "cancelled", base_url=base_url or json.loads(plan.offer.terms).get("base_url", ""))
+    return None

@@ -1,0 +1,127 @@
+"""Pay over time: the set-up form, the schedule with its Truth in Lending box, the agreement and the
+first payment, and the plan page (the patient's plan, its authorisation, cancelling it)."""
+from __future__ import annotations
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ... import payments
+from ...models import PatientSession
+from ...plans import reading, setup
+from ...plans.rules import PlanRefused
+from ..chrome import page
+from ..guards import patient_form, patient_page, redirect
+from ..render import render
+
+CHOICE_FIELDS = ("months", "monthly", "day")
+
+
+def _choices(source) -> dict[str, str]:
+    return {name: str(source.get(name, "")).strip()[:20] for name in CHOICE_FIELDS}
+
+
+def _setup_page(request: Request, session: PatientSession, *, error: str | None = None, values: dict | None = None,
+                status_code: int = 200) -> Response:
+    group = session.group
+    current = reading.latest(session.guarantor)
+    context = page(session, "Pay over time", active="/pay", error=error, values=values or {"day": "1"},
+                   current=current, months=range(2, group.plan_max_months + 1))
+    return render(request, "portal/plans/page.html", context, status_code=status_code)
+
+
+@patient_page
+def plan_page(request: Request, session: PatientSession) -> Response:
+    return _setup_page(request, session)
+
+
+@patient_page
+def review(request: Request, session: PatientSession) -> Response:
+    """The whole schedule and the Truth in Lending box, before anything happens."""
+    values = _choices(request.query_params)
+    try:
+        schedule = setup.preview(session, values["months"], values["monthly"], values["day"])
+    except PlanRefused as refusal:
+        return _setup_page(request, session, error=str(refusal), values=values, status_code=400)
+    settings = request.app.state.settings
+    guarantor = session.guarantor
+    return render(request, "portal/plans/review.html", page(
+        session, "Review your payment plan", active="/pay", schedule=schedule, values=values,
+        authorisation=setup.authorisation(guarantor, schedule, base_url=settings.base_url),
+        key=payments.new_key(), seq=guarantor.payment_seq))
+
+
+@patient_form
+def start(request: Request, form: FormData, session: PatientSession) -> Response:
+    values = _choices(form)
+    key = str(form.get("key", ""))
+    try:
+        seq = int(str(form.get("seq", "")))
+        if not 20 <= len(key) <= 64:
+            raise ValueError(key)
+    except ValueError:
+        return _setup_page(request, session, error=payments.MSG_STALE, values=values, status_code=400)
+    texts = {"yes": True, "no": False}.get(str(form.get("texts", "")))
+    settings = request.app.state.settings
+    try:
+        started = setup.start(
+            request.app.state.gateway, session, key=key, seq=seq, account=str(form.get("account", "")),
+            months=values["months"], monthly=values["monthly"], day=values["day"],
+            balance=str(form.get("balance", "")), agreed=form.get("agree") == "1", texts=texts,
+            base_url=settings.base_url)
+    except (PlanRefused, payments.PaymentRefused) as refusal:
+        return _setup_page(request, session, error=str(refusal), values=values, status_code=400)
+    return redirect(started.redirect or f"/pay/plan/done/{key}")
+
+
+@patient_page
+def back_from_gateway(request: Request, session: PatientSession) -> Response:
+    """The gateway's page sends the patient back here: confirm the first payment (the plan is made as it is paid)."""
+    attempt = payments.attempt_for(request.path_params["key"])
+    if attempt is not None and attempt.guarantor_id == session.guarantor_id:
+        payments.complete(request.app.state.gateway, attempt, request.query_params.get("result", ""),
+                          canceled=request.query_params.get("canceled") == "1")
+    response = redirect(f"/pay/plan/done/{request.path_params['key']}")
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@patient_page
+def done(request: Request, session: PatientSession) -> Response:
+    """How the set-up ended: the plan, or that there is none and why (nothing stored, nothing owed)."""
+    offer, plan, attempt = reading.offer_for(request.path_params["key"], session.guarantor)
+    if offer is None:
+        return _setup_page(request, session, error=payments.MSG_STALE, status_code=404)
+    if plan is None and attempt is not None and attempt.status in payments.OPEN:
+        attempt = payments.refresh(request.app.state.gateway, attempt)
+        offer, plan, attempt = reading.offer_for(request.path_params["key"], session.guarantor)
+    return render(request, "portal/plans/done.html", page(
+        session, "Payment plan", active="/pay", plan=reading.view(plan) if plan else None, attempt=attempt))
+
+
+@patient_page
+def authorisation(request: Request, session: PatientSession) -> Response:
+    """The plan's authorisation, for printing (and keeping)."""
+    current = reading.latest(session.guarantor)
+    return render(request, "portal/plans/authorisation.html", page(
+        session, "Payment plan authorisation", active="/pay", current=current))
+
+
+@patient_form
+def cancel(request: Request, form: FormData, session: PatientSession) -> Response:
+    problem = reading.cancel(session.guarantor, session, "", base_url=request.app.state.settings.base_url)
+    if problem:
+        return _setup_page(request, session, error=problem, status_code=400)
+    return redirect("/pay/plan")
+
+
+routes = [
+    Route("/pay/plan", plan_page),
+    Route("/pay/plan/review", review),
+    Route("/pay/plan/start", start, methods=["POST"]),
+    Route("/pay/plan/return/{key}", back_from_gateway),
+    Route("/pay/plan/done/{key}", done),
+    Route("/pay/plan/authorisation", authorisation),
+    Route("/pay/plan/cancel", cancel, methods=["POST"]),
+]

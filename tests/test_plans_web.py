@@ -1,0 +1,260 @@
+"""Pay over time, over HTTP through the sandbox's hosted page: the schedule and Truth in Lending box
+first, the agreement, the first payment; a plan only once it is paid; the job charging instalments."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal as D
+from urllib.parse import urlsplit
+
+import pytest
+
+from pops import clock, ledger
+from pops.gateways.sandbox_tables import SandboxCharge
+from pops.jobs import runner
+from pops.models import AuditLog, Encounter, Group, Guarantor, OutboxMessage, PaymentAttempt, Receipt, StoredCard
+from pops.plans.tables import Instalment, PaymentPlan, PlanNotice, PlanOffer, TextConsent
+
+from factories import add_line, owe
+from http_helpers import post_form, sign_in_as
+
+APPROVED = "4242 4242 4242 4242"
+DECLINED = "4000 0000 0000 0002"
+
+
+@pytest.fixture
+def plans_on(group):
+    Group.update(payment_plans=True, enable_payment_method_storage=True).where(Group.id == group.id).execute()
+    return Group.get_by_id(group.id)
+
+
+@pytest.fixture
+def owing(plans_on, guarantor):
+    owe(guarantor, "300.00", "300.00")
+    Guarantor.update(mobile="+15555550123", email="").where(Guarantor.id == guarantor.id).execute()
+    return Guarantor.get_by_id(guarantor.id)
+
+
+def review(client, **query):
+    return client.get("/pay/plan/review", params={"months": "3", "day": "15", **query})
+
+
+def hidden(html: str) -> dict:
+    return dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', html))
+
+
+def agree(client, texts="yes", **query):
+    page = review(client, **query)
+    assert page.status_code == 200, page.text
+    form = {**hidden(page.text), "agree": "1", "texts": texts}
+    return post_form(client, "/pay/plan/start", form)
+
+
+def hosted(client, response, number=APPROVED):
+    assert response.status_code == 303, response.text
+    path = urlsplit(response.headers["location"]).path
+    assert path.startswith("/sandbox-gateway/checkout/")
+    page = client.get(path)
+    assert "stored for the payment plan" in page.text  # no tick asked: the patient agreed on POPS's page
+    back = client.post(path, data={"number": number, "expiry": "12/30", "cvc": "123"})
+    url = urlsplit(back.headers["location"])
+    assert url.path.startswith("/pay/plan/return/")
+    done = client.get(f"{url.path}?{url.query}")
+    assert done.status_code == 303
+    return client.get(done.headers["location"])
+
+
+def test_pay_offers_pay_over_time_only_when_the_group_does(client, guarantor, group):
+    owe(guarantor, "300.00", "300.00")
+    sign_in_as(client, guarantor)
+    assert "Pay over time" not in client.get("/pay").text
+    Group.update(payment_plans=True, enable_payment_method_storage=True).execute()
+    assert 'href="/pay/plan"' in client.get("/pay").text
+
+
+def test_a_plan_set_up_end_to_end(client, owing):
+    sign_in_as(client, owing)
+    page = review(client)
+    text = page.text
+    for shown in ("$100.00", "Dec 15, 2026", "Jan 15, 2027", "Truth in Lending", "Annual Percentage Rate", "0 %",
+                  "Finance Charge", "Amount Financed", "Total of Payments", "Total Sale Price", "Riverside"):
+        assert shown in text, shown
+    assert re.search(r'data-testid="schedule-total">\$300.00<', text)
+    assert PlanOffer.select().count() == 0 and PaymentAttempt.select().count() == 0  # nothing happened yet
+
+    done = hosted(client, agree(client))
+    assert "Your payment plan is set up" in done.text
+    plan = PaymentPlan.get()
+    assert (plan.status, plan.balance, plan.months, plan.day_of_month) == ("active", D("300.00"), 3, 15)
+    assert [(i.due_date, i.amount) for i in plan.instalments.order_by(Instalment.number)] == [
+        (dt.date(2026, 12, 15), D("100.00")), (dt.date(2027, 1, 15), D("100.00"))]
+    assert plan.stored_card.last4 == "4242" and StoredCard.select().count() == 1
+    assert Receipt.get().amount == D("100.00")
+    assert ledger.balances_for(owing).current_balance == D("200.00")
+    consent = TextConsent.get()
+    assert (consent.granted, consent.mobile, consent.how) == (True, "+15555550123", "plan set-up (portal)")
+    sms = OutboxMessage.get(OutboxMessage.purpose == "plan_started")
+    assert sms.channel == "sms" and "$" not in sms.body  # never an amount in a text
+    assert AuditLog.get(AuditLog.action == "plan_started")
+    page = client.get("/pay/plan")
+    assert 'data-testid="plan-status">Active<' in page.text and "$200.00" in page.text
+    assert "I authorise Riverside" in client.get("/pay/plan/authorisation").text
+
+
+@pytest.mark.parametrize("ending", ["declined", "abandoned"])
+def test_a_first_payment_not_paid_leaves_no_plan_and_no_card(client, owing, ending):
+    sign_in_as(client, owing)
+    response = agree(client)
+    if ending == "declined":
+        done = hosted(client, response, DECLINED)
+    else:
+        path = urlsplit(response.headers["location"]).path
+        back = client.post(f"{path}/cancel")
+        url = urlsplit(back.headers["location"])
+        done = client.get(client.get(f"{url.path}?{url.query}").headers["location"])
+    assert "No payment plan was set up" in done.text
+    assert PaymentPlan.select().count() == 0 and StoredCard.select().count() == 0
+    assert SandboxCharge.select().where(SandboxCharge.status == "approved").count() == 0
+
+
+def test_quickpay_alone_is_not_enough(client, owing):
+    sign_in_as(client, owing, quickpay=True, origin="sms_link")
+    assert 'href="/pay/plan"' in client.get("/quickpay").text
+    response = client.get("/pay/plan")
+    assert response.status_code == 303 and response.headers["location"] == "/login?view_account=1"
+    assert post_form(client, "/pay/plan/start", {"months": "3", "day": "15"}).status_code == 303
+    assert PlanOffer.select().count() == 0
+
+
+@pytest.mark.parametrize("query, message", [
+    ({"months": "13"}, "from 2 to 12 months"),
+    ({"months": "", "monthly": "10.00"}, "monthly amount must be at least $25.00"),
+    ({"months": "", "monthly": "abc"}, "monthly amount must be at least $25.00"),
+    ({"day": "32"}, "day of the month from 1 to 31"),
+    ({"months": "x"}, "from 2 to 12 months"),
+])
+def test_bad_choices_are_refused_in_plain_words(client, owing, query, message):
+    sign_in_as(client, owing)
+    page = review(client, **query)
+    assert page.status_code == 400 and message in page.text
+    assert PlanOffer.select().count() == 0
+
+
+def test_a_balance_under_the_smallest_plan_balance_is_refused(client, plans_on, guarantor):
+    owe(guarantor, "80.00", "80.00")
+    sign_in_as(client, guarantor)
+    page = review(client)
+    assert page.status_code == 400 and "needs a balance of at least $100.00" in page.text
+
+
+def test_without_the_tick_or_with_a_stale_form_nothing_is_stored_or_charged(client, owing):
+    sign_in_as(client, owing)
+    form = hidden(review(client).text)
+    refused = post_form(client, "/pay/plan/start", {**form, "texts": "yes"})
+    assert refused.status_code == 400 and "tick the box" in refused.text
+    forged = post_form(client, "/pay/plan/start", {**form, "agree": "1", "balance": "1.00"})
+    assert forged.status_code == 400 and "balance changed" in forged.text
+    assert post_form(client, "/pay/plan/start", {**form, "agree": "1", "key": "short"}).status_code == 400
+    assert PlanOffer.select().count() == PaymentAttempt.select().count() == TextConsent.select().count() == 0
+
+
+def test_a_second_plan_on_the_same_balance_is_refused(client, owing):
+    sign_in_as(client, owing)
+    hosted(client, agree(client))
+    page = review(client)
+    assert page.status_code == 400 and "already have a payment plan" in page.text
+
+
+def test_staff_in_a_mirror_cannot_agree_for_the_patient(client, owing, staff):
+    sign_in_as(client, owing, origin="staff_mirror", staff=staff)
+    response = agree(client)
+    assert response.status_code == 400 and "staff cannot agree for them" in response.text
+    assert PlanOffer.select().count() == 0
+
+
+def test_the_patient_cancels_their_plan(client, owing):
+    sign_in_as(client, owing)
+    hosted(client, agree(client))
+    assert post_form(client, "/pay/plan/cancel").status_code == 303
+    assert PaymentPlan.get().status == "cancelled"
+    assert AuditLog.get(AuditLog.action == "plan_cancelled").actor == "patient"
+
+
+# --- the job ---------------------------------------------------------------------------------
+
+@pytest.fixture
+def plan(client, owing, app):
+    sign_in_as(client, owing)
+    hosted(client, agree(client))
+    return PaymentPlan.get()
+
+
+def run_jobs(app):
+    return runner.run_once(app.state.settings, app.state.gateway)
+
+
+def test_the_job_charges_each_instalment_on_its_day_once(plan, app):
+    clock.freeze(dt.datetime(2026, 12, 15, 5, 0, tzinfo=dt.timezone.utc))  # still Dec 14 in Chicago
+    assert run_jobs(app).get("plans_charged") is None
+    clock.freeze(dt.datetime(2026, 12, 15, 7, 0, tzinfo=dt.timezone.utc))  # 01:00 on Dec 15 in Chicago
+    assert run_jobs(app)["plans_charged"] == 1
+    assert run_jobs(app).get("plans_charged") is None  # a second run charges nothing more
+    first = Instalment.get(Instalment.number == 1)
+    assert first.status == "paid" and first.attempt.receipt.amount == D("100.00")
+    assert first.attempt.entrance == "plan" and first.attempt.receipt.batch.batch_date == dt.date(2026, 12, 15)
+    assert SandboxCharge.select().where(SandboxCharge.status == "approved").count() == 2
+    clock.freeze(dt.datetime(2027, 1, 15, 15, 0, tzinfo=dt.timezone.utc))
+    run_jobs(app)
+    assert PaymentPlan.get().status == "completed"
+    assert ledger.balances_for(plan.guarantor).current_balance == D("0.00")
+
+
+def test_a_rehearsal_clock_runs_the_job(plan, app):
+    clock.set_now(dt.datetime(2026, 12, 15, 16, 0, tzinfo=dt.timezone.utc))  # what POPS_NOW does
+    assert run_jobs(app)["plans_charged"] == 1
+
+
+def test_payments_outside_the_plan_shrink_the_last_instalment(plan, app):
+    # $150.00 paid at the office (the PM system's line): $50.00 of the plan's $200.00 is left
+    add_line(Encounter.get(), "L-OFFICE", "patient_payment", "-150.00", dt.date(2026, 12, 1))
+    clock.freeze(dt.datetime(2026, 12, 15, 16, 0, tzinfo=dt.timezone.utc))
+    run_jobs(app)
+    amounts = [(i.status, i.amount) for i in Instalment.select().order_by(Instalment.number)]
+    assert amounts == [("paid", D("50.00")), ("skipped", D("0.00"))]
+    assert PaymentPlan.get().status == "completed"
+
+
+def test_escrow_puts_the_plan_on_hold_and_nothing_is_charged(plan, app):
+    Guarantor.update(escrow=D("20.00")).where(Guarantor.id == plan.guarantor_id).execute()
+    clock.freeze(dt.datetime(2026, 12, 15, 16, 0, tzinfo=dt.timezone.utc))
+    assert run_jobs(app)["plans_held"] == 1
+    assert PaymentPlan.get().status == "on_hold"
+    assert Instalment.get(Instalment.number == 1).status == "scheduled"
+    assert PlanNotice.get(PlanNotice.kind == "on_hold").channel == "sms"
+    Guarantor.update(escrow=D("0.00")).where(Guarantor.id == plan.guarantor_id).execute()
+    assert run_jobs(app)["plans_charged"] == 1 and PaymentPlan.get().status == "active"
+
+
+def test_a_declined_instalment_is_retried_once_3_days_later_then_past_due(plan, app):
+    from pops.gateways.sandbox_tables import SandboxCardToken
+
+    SandboxCardToken.update(behaviour="declined").execute()
+    clock.freeze(dt.datetime(2026, 12, 15, 16, 0, tzinfo=dt.timezone.utc))
+    assert run_jobs(app)["plans_declined"] == 1
+    assert Instalment.get(Instalment.number == 1).retry_on == dt.date(2026, 12, 18)
+    clock.freeze(dt.datetime(2026, 12, 17, 16, 0, tzinfo=dt.timezone.utc))
+    assert "plans_declined" not in run_jobs(app)
+    clock.freeze(dt.datetime(2026, 12, 18, 16, 0, tzinfo=dt.timezone.utc))
+    assert run_jobs(app)["plans_declined"] == 1
+    assert PaymentPlan.get().status == "past_due"
+    clock.freeze(dt.datetime(2026, 12, 25, 16, 0, tzinfo=dt.timezone.utc))
+    run_jobs(app)
+    assert PaymentAttempt.select().where(PaymentAttempt.entrance == "plan").count() == 2  # nothing more charged
+
+
+def test_notices_go_by_text_only_from_8_to_21(plan, app):
+    clock.freeze(dt.datetime(2026, 12, 13, 4, 0, tzinfo=dt.timezone.utc))  # 22:00 on Dec 12 in Chicago
+    run_jobs(app)
+    reminder = OutboxMessage.get(OutboxMessage.purpose == "plan_reminder")
+    assert reminder.next_attempt_at == dt.datetime(2026, 12, 13, 14, 0, tzinfo=dt.timezone.utc)  # 08:00 CST
+    assert "$" not in reminder.body
