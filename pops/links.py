@@ -18,7 +18,7 @@ import secrets
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-from . import clock, limits, signing
+from . import clock, limits, sessions, signing
 from .audit import POPS, audit
 from .db import database
 from .models import Guarantor, Link, PatientSession, Staff, Statement, Throttle
@@ -193,6 +193,25 @@ def redeem(text: str, secret_key: str, *, ip: str | None = None) -> Redemption:
     if result.status != "unknown" or ip is None:
         return result
     return _count_bad_code(ip)
+
+
+def open_quickpay(text: str, secret_key: str, *, ip: str, user_agent: str = "",
+                  replacing: PatientSession | None = None) -> tuple[Redemption, str]:
+    """/q/CODE: use one access and start the QuickPay session in one transaction; returns the
+    redemption and, when it is ok, the new session's cookie token (the browser's `replacing` ends).
+
+    One transaction, so a revoke waits for the link's row and then ends the session too: no
+    session opened by a revoked link outlives the revoke.
+    """
+    with database.atomic():
+        result = redeem(text, secret_key, ip=ip)
+        if not result.ok:
+            return result, ""
+        if replacing is not None:
+            sessions.end(replacing, "replaced")
+        token, _ = sessions.start_patient(result.link.guarantor, ORIGIN_OF_PURPOSE[result.link.purpose], "quickpay",
+                                          quickpay=True, link=result.link, ip=ip, user_agent=user_agent)
+    return result, token
 
 
 def _count_bad_code(ip: str) -> Redemption:

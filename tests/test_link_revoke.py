@@ -5,10 +5,13 @@ QuickPay sessions they opened end, a link made afterwards works, and the count i
 from __future__ import annotations
 
 import contextlib
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from starlette.testclient import TestClient
 
 from pops import cli, clock, links
+from pops.db import database
 from pops.models import AuditLog, Link, PatientSession
 
 from factories import make_guarantor, owe
@@ -140,3 +143,26 @@ def test_pops_link_revoke_of_an_unknown_account_exits_1_and_changes_nothing(env,
     assert "no guarantor with account 'a1001'; nothing was revoked" in capsys.readouterr().err
     assert Link.get_by_id(link.id).revoked_at is None
     assert AuditLog.select().count() == 0
+
+
+def test_a_revoke_amid_a_burst_of_openings_leaves_no_session_of_its_links(app, db, guarantor):
+    """Openings and the revoke race: each opening uses the link and starts its session in one
+    transaction, so the revoke either comes first (410) or ends the session it waited for."""
+    code, _ = links.mint(guarantor, "sms", SECRET, max_uses=1000)
+    db.close()
+
+    def open_once(_):
+        with TestClient(app, follow_redirects=False) as client:
+            return client.get(f"/q/{code}").status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        opened = [pool.submit(open_once, n) for n in range(60)]
+        opened[10].result()  # some are in, more are on their way
+        with database.connection_context():
+            links.revoke_all(guarantor)
+        statuses = [f.result() for f in opened]
+    assert 303 in statuses and set(statuses) <= {303, 410}
+    with database.connection_context():
+        assert PatientSession.select().count() == statuses.count(303)
+        assert PatientSession.select().where(PatientSession.ended_at.is_null()).count() == 0
+        assert {s.end_reason for s in PatientSession.select()} == {"revoked"}

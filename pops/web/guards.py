@@ -83,13 +83,6 @@ def _untouched_patient_session(request: Request, *, touch_staff: bool) -> Patien
     return session
 
 
-def end_current_patient_session(request: Request) -> None:
-    """Sign-in starts afresh: whatever session this browser had ends first."""
-    current = patient_session(request, touch=False)
-    if current is not None:
-        sessions.end(current, "replaced")
-
-
 # --- the database scope ---------------------------------------------------------------------
 
 def _in_db(endpoint: Callable[..., Response]) -> Callable[..., Response]:

@@ -5,12 +5,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from .. import links, pay_form, sessions
+from .. import links, pay_form
 from ..i18n import N_
 from ..models import PatientSession
 from . import cookies
 from .chrome import page, signin_chrome
-from .guards import end_current_patient_session, patient_page, public, redirect
+from .guards import patient_page, patient_session, public, redirect
 from .htmx import client_ip
 from .render import render
 
@@ -21,7 +21,9 @@ ERROR_STATUS = {"unknown": 404, "throttled": 429}  # expired, used up and revoke
 @public
 def open_link(request: Request) -> Response:
     """/q/CODE: use one access, start a QuickPay session, and leave the code out of the URL."""
-    result = links.redeem(request.path_params["code"], request.app.state.settings.secret_key, ip=client_ip(request))
+    result, token = links.open_quickpay(request.path_params["code"], request.app.state.settings.secret_key,
+                                        ip=client_ip(request), user_agent=request.headers.get("user-agent", ""),
+                                        replacing=patient_session(request, touch=False))
     if not result.ok:
         group = result.link.guarantor.group if result.link else None
         headers = {**NO_REFERRER, "Retry-After": str(result.retry_after)} if result.retry_after else NO_REFERRER
@@ -29,12 +31,6 @@ def open_link(request: Request) -> Response:
                       {"title": N_("This link cannot be used"), "status": result.status, "group": group,
                        "chrome": signin_chrome(group), "wait_minutes": result.wait_minutes},
                       status_code=ERROR_STATUS.get(result.status, 410), headers=headers)
-    link = result.link
-    end_current_patient_session(request)
-    token, _ = sessions.start_patient(
-        link.guarantor, links.ORIGIN_OF_PURPOSE[link.purpose], "quickpay", quickpay=True, link=link,
-        ip=client_ip(request), user_agent=request.headers.get("user-agent", ""),
-    )
     response = redirect("/quickpay")
     response.headers["Referrer-Policy"] = "no-referrer"
     cookies.set_cookie(response, request, cookies.PATIENT, token)
