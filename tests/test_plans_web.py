@@ -258,3 +258,47 @@ def test_notices_go_by_text_only_from_8_to_21(plan, app):
     reminder = OutboxMessage.get(OutboxMessage.purpose == "plan_reminder")
     assert reminder.next_attempt_at == dt.datetime(2026, 12, 13, 14, 0, tzinfo=dt.timezone.utc)  # 08:00 CST
     assert "$" not in reminder.body
+
+
+# --- staff -----------------------------------------------------------------------------------
+
+def test_staff_see_the_plan_and_cancel_it_with_a_reason_audited(client, plan, staff):
+    from http_helpers import staff_login
+
+    staff_login(client, staff)
+    assert 'href="/staff/guarantors/A1001/plan"' in client.get("/staff/guarantors/A1001").text
+    page = client.get("/staff/guarantors/A1001/plan")
+    assert 'data-testid="plan-status">Active<' in page.text and "plan_started" in page.text
+    refused = post_form(client, "/staff/guarantors/A1001/plan/cancel", {"reason": "  "})
+    assert refused.status_code == 422 and "Give a reason" in refused.text
+    assert PaymentPlan.get().status == "active"
+    done = post_form(client, "/staff/guarantors/A1001/plan/cancel", {"reason": "Patient asked by phone"})
+    assert done.status_code == 303
+    cancelled = PaymentPlan.get()
+    assert (cancelled.status, cancelled.cancel_reason, cancelled.cancelled_by_id) == (
+        "cancelled", "Patient asked by phone", staff.id)
+    row = AuditLog.get(AuditLog.action == "plan_cancelled")
+    assert row.staff_id == staff.id and "Patient asked by phone" in row.detail
+    assert post_form(client, "/staff/guarantors/A1001/plan/cancel", {"reason": "again"}).status_code == 422
+
+
+def test_the_group_form_sets_the_plan_options(client, group, admin):
+    from http_helpers import staff_login
+
+    staff_login(client, admin)
+    page = client.get("/staff/admin/groups/RFM").text
+    data = dict(re.findall(r'<input id="g-[^"]+" name="([^"]+)" value="([^"]*)"', page))
+    data.update({"timezone": group.timezone, "landing_page": "home", "name": group.name, "footer_text": ""})
+    data.update({name: "on" for name in re.findall(r'<input type="checkbox" name="([^"]+)" checked', page)})
+    refused = post_form(client, "/staff/admin/groups/RFM", {**data, "payment_plans": "on"})
+    assert refused.status_code == 422 and "turn on Enable payment method storage" in refused.text
+    bad = post_form(client, "/staff/admin/groups/RFM", {**data, "plan_down_payment_percent": "95"})
+    assert bad.status_code == 422 and "from 0 to 90" in bad.text
+    saved = post_form(client, "/staff/admin/groups/RFM", {
+        **data, "payment_plans": "on", "enable_payment_method_storage": "on", "plan_min_balance": "$150",
+        "plan_min_instalment": "30.00", "plan_max_months": "6", "plan_down_payment_percent": "10"})
+    assert saved.status_code == 303, saved.text
+    after = Group.get_by_id(group.id)
+    assert (after.payment_plans, after.plan_min_balance, after.plan_min_instalment, after.plan_max_months,
+            after.plan_down_payment_percent) == (True, D("150.00"), D("30.00"), 6, 10)
+    assert AuditLog.select().where(AuditLog.action == "group_setting").count() == 6

@@ -3,7 +3,7 @@ receipts, the records and one's own settings. `routes` is every staff route, in 
 from __future__ import annotations
 
 from .. import validity  # first: its id convertor must be registered before `{id:int}` routes compile
-from . import account, admin, auth, batches, console, mirror, receipts, records, reports, requests
+from . import account, admin, auth, batches, console, mirror, plans, receipts, records, reports, requests
 
 routes = [
     *auth.routes,
@@ -12,6 +12,7 @@ routes = [
     *requests.routes,
     *receipts.routes,
     *console.routes,
+    *plans.routes,
     *mirror.routes,
     *admin.routes,
     *account.routes,
