@@ -203,7 +203,7 @@ def check_amount(amount: Decimal, balances: Balances, show_current_balance: bool
     """None when the patient may pay this amount, else the sentence saying what is allowed.
 
     Assumes eligibility() allowed the payment. With Show Current Balance on: whole cents from
-    $1.00 to the Current Balance; off: exactly the Amount Due.
+    $1.00 to the Current Balance, or the Amount Due offered beside it; off: exactly the Amount Due.
     """
     if show_current_balance:
         error = MSG_AMOUNT_RANGE.format(max=format_money(balances.current_balance))
@@ -215,7 +215,8 @@ def check_amount(amount: Decimal, balances: Balances, show_current_balance: bool
     # A float is never money, and NaN or Infinity would break the comparisons below.
     if not isinstance(amount, Decimal) or not amount.is_finite():
         return error
-    if not (low <= amount <= high and amount > 0):
+    # The Amount Due is payable as offered, even under $1.00 (the Current Balance is then $1.00 or more).
+    if not ((low <= amount <= high or amount == balances.amount_due) and amount > 0):
         return error
     # Bounded by now, so quantize cannot overflow the context's precision.
     if amount != amount.quantize(CENT):

@@ -174,6 +174,22 @@ def refund(receipt, amount, when, staff, *, number, refund_number, apps=()) -> T
     return txn
 
 
+def settled_card_payment(guarantor, amount: str, key: str) -> Receipt:
+    """A card payment as POPS settles one (payments.settle): the sandbox gateway's charge under `key`, the
+    receipt in the day's batch, applied to the open visits oldest first."""
+    from pops import payments
+    from pops.gateways import ChargeResult
+    from pops.gateways.sandbox_tables import APPROVE, SandboxCharge
+    from pops.models import PaymentAttempt
+
+    charge = SandboxCharge.make(key, D(amount), APPROVE, "Visa", "4242")
+    attempt = PaymentAttempt.create(key=key, guarantor=guarantor, entrance="portal", amount=D(amount),
+                                    amount_choice="other", gateway="sandbox")
+    payments.settle(attempt, ChargeResult(key=key, status=ChargeResult.APPROVED, amount=D(amount),
+                                          transaction=charge.transaction, brand="Visa", last4="4242"))
+    return Receipt.get(Receipt.number == f"POPS-{attempt.id:06d}")
+
+
 def hand_built_day(guarantor, second, staff) -> ReferenceBatch:
     """Monday 2026-11-23 at Riverside (America/Chicago, UTC-6): three receipts and a partial refund."""
     e100 = make_encounter(guarantor, "E100")
