@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -70,10 +71,10 @@ _POPS_RECEIPT_SQL = ('r."source" = ? AND r."imported" = ? AND r."posted_back" = 
 _POPS_RECEIPT_PARAMS = (Receipt.POPS, False, False, *COUNTED_STATUSES)
 
 
-def _facts_sql(ids: int) -> tuple[str, int]:
-    """The statement for `ids` accounts, and how many ids it takes (its IN lists, in order)."""
-    marks = ", ".join("?" * ids)
-    return _FACTS_SQL.format(ids=marks, pops_receipt=_POPS_RECEIPT_SQL), ids
+@functools.lru_cache(maxsize=8)
+def _facts_sql(ids: int) -> str:
+    """The statement for `ids` accounts (each of its IN lists takes them all, in order)."""
+    return _FACTS_SQL.format(ids=", ".join("?" * ids), pops_receipt=_POPS_RECEIPT_SQL)
 
 
 def _facts_params(ids: list[int]) -> tuple:
@@ -108,17 +109,17 @@ def read_accounts(guarantors: Iterable[Guarantor]) -> dict[int, Account]:
     return found
 
 
-_date = Statement.date.python_value
 _viewed_at = Statement.first_viewed_at.python_value
 
 
 def _day(value) -> dt.date:
-    return value if isinstance(value, dt.date) else _date(value)
+    # SQLite hands a DATE back as the text it stored (str(date)); PostgreSQL as a date.
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(value)
 
 
 def _read(guarantors: list[Guarantor]) -> dict[int, Account]:
     ids = [g.id for g in guarantors]
-    sql, _ = _facts_sql(len(ids))
+    sql = _facts_sql(len(ids))
     encounters: dict[int, list[tuple]] = defaultdict(list)
     applied: dict[int, dict[int, dict[str, Decimal]]] = defaultdict(lambda: defaultdict(dict))
     statements: dict[int, list[Statement]] = defaultdict(list)
@@ -130,10 +131,10 @@ def _read(guarantors: list[Guarantor]) -> dict[int, Account]:
         elif kind == "a":
             applied[gid][row_id][text] = _money(cents)
         elif kind == "s":
-            statement = Statement(id=row_id, guarantor=gid, number=text, date=_day(day), due_date=_day(due),
-                                  balance=_money(cents), amount_due=_money(cents2),
-                                  first_viewed_at=None if at is None else _viewed_at(at))
-            statement._dirty.clear()
+            statement = Statement(__no_default__=1)
+            statement.__data__ = {"id": row_id, "guarantor": gid, "number": text, "date": _day(day),
+                                  "due_date": _day(due), "balance": _money(cents), "amount_due": _money(cents2),
+                                  "first_viewed_at": None if at is None else _viewed_at(at)}
             statements[gid].append(statement)
         elif kind == "l":
             # Patient payment lines are negative in the ledger; a payment received is positive here.
@@ -149,7 +150,8 @@ def _read(guarantors: list[Guarantor]) -> dict[int, Account]:
                 encounters=tuple(
                     balances.EncounterFacts(
                         id=ext_id, date=day, lines_total=from_cents(lines), insurance_pending=from_cents(pending),
-                        pops_applied=quantize(sum(mine[encounter_id].values(), ZERO)), in_collections=collections,
+                        pops_applied=quantize(sum(mine[encounter_id].values(), ZERO)) if encounter_id in mine else ZERO,
+                        in_collections=collections,
                     )
                     for day, encounter_id, ext_id, lines, pending, collections in sorted(encounters[g.id])
                 ),

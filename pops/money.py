@@ -39,7 +39,8 @@ def to_cents(amount: Decimal) -> int:
 
 
 def from_cents(cents: int | None) -> Decimal:
-    return (Decimal(int(cents or 0)) / 100).quantize(CENT)
+    # scaleb moves the point exactly (12345 -> 123.45, 0 -> 0.00): no division, no rounding.
+    return Decimal(int(cents or 0)).scaleb(-2)
 
 
 def quantize(amount: Decimal) -> Decimal:

@@ -137,6 +137,10 @@ def load(model: type[S], token: str | None, *, touch: bool = True, idle: dt.time
     return session
 
 
+_TOUCH_SQL = 'UPDATE "{table}" SET "last_seen_at" = ?, "expires_at" = ?{visit} WHERE "id" = ? AND "ended_at" IS NULL'
+_VISIT_SQL = ', "pages" = "pages" + 1, "last_page" = ?'
+
+
 def touch_session(session: SessionBase, *, idle: dt.timedelta | None = None, page: str | None = None) -> None:
     """Count this request as activity: move the idle deadline, in one UPDATE.
 
@@ -147,11 +151,13 @@ def touch_session(session: SessionBase, *, idle: dt.timedelta | None = None, pag
     now = clock.now()
     session.last_seen_at = now
     session.expires_at = _deadline(session.started_at, idle or idle_timeout(session))
-    changes = {model.last_seen_at: now, model.expires_at: session.expires_at}
+    stamp = model.last_seen_at.db_value
+    params: tuple = (stamp(now), stamp(session.expires_at))
     if page is not None:
         session.last_page = page[:300]
-        changes.update({PatientSession.pages: PatientSession.pages + 1, PatientSession.last_page: session.last_page})
-    rows = model.update(changes).where((model.id == session.id) & (model.ended_at.is_null())).execute()
+        params += (session.last_page,)
+    sql = _TOUCH_SQL.format(table=model._meta.table_name, visit="" if page is None else _VISIT_SQL)
+    rows = db.execute(sql, (*params, session.id)).rowcount
     if page is not None and rows:
         session.pages += 1
 

@@ -56,8 +56,16 @@ class BaseModel(Model):
     @classmethod
     def from_row(cls, row, start: int = 0):
         """The instance in row[start:] as columns() lists it (a hand-written SELECT's row), as Peewee would build it."""
-        fields = cls._meta.sorted_fields
-        values = row[start:start + len(fields)]
+        readers = cls._readers()
         instance = cls(__no_default__=1)
-        instance.__data__ = {f.name: None if v is None else f.python_value(v) for f, v in zip(fields, values)}
+        instance.__data__ = {name: None if v is None else read(v)
+                             for (name, read), v in zip(readers, row[start:start + len(readers)])}
         return instance
+
+    @classmethod
+    def _readers(cls) -> list[tuple[str, object]]:
+        readers = cls.__dict__.get("_row_readers")
+        if readers is None:  # once per model: its fields' names and converters, in column order
+            readers = [(f.name, f.python_value) for f in cls._meta.sorted_fields]
+            cls._row_readers = readers
+        return readers
