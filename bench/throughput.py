@@ -100,7 +100,7 @@ def pops_server(url: str, secret: str, workers: int, tmp: Path) -> Server:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("POPS_")}
     env.update(POPS_DATABASE_URL=url, POPS_SECRET_KEY=secret, POPS_ENV="production", POPS_DATA_DIR=str(tmp / "data"),
-               POPS_BASE_URL=f"http://127.0.0.1:{port}")
+               POPS_BASE_URL=f"http://127.0.0.1:{port}", POPS_GATEWAY="sandbox")
     argv = [sys.executable, "-m", "pops", "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
     return Server(argv, env, port, tmp / f"pops-{workers}.log", "/healthz")
 
