@@ -100,6 +100,8 @@ def test_a_dispute_flags_the_receipt_for_staff_and_changes_no_balance(stripe_app
         give_staff_session(desk, make_staff())
         assert "Disputed" in desk.get(f"/staff/receipts/{receipt.number}").text
         assert "Disputed" in desk.get(f"/staff/guarantors/{account.account}").text
+        report = desk.get("/staff/reports/payments?from=2026-11-01&to=2026-11-30").text
+        assert "Disputed (needs response)" in report
     stripe_server.close_dispute(dispute["id"], "lost")
     deliver(stripe_server, twice=True)
     assert Receipt.get_by_id(receipt.id).dispute_status == "lost"
