@@ -135,3 +135,16 @@ def test_quantize_rounds_half_up_to_the_cent(amount, rounded):
 ])
 def test_money_is_shown_as_dollars_with_thousands_commas(amount, shown):
     assert format_money(D(amount)) == shown
+
+
+@pytest.mark.parametrize("parse, text, message", [
+    (parse_money, "25.0", "not a money string with two decimal places: '25.0'"),
+    (parse_amount_input, "1234,567", "not an amount: '1234,567'"),
+    (to_cents, 1.5, "money is never a float"),
+    (to_cents, D("0.001"), "fraction of a cent: 0.001"),
+    (to_cents, "ten", "not an amount: 'ten'"),
+])
+def test_a_refusal_says_what_was_refused(parse, text, message):
+    with pytest.raises(ValueError) as refused:
+        parse(text)
+    assert str(refused.value) == message

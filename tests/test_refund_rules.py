@@ -9,9 +9,11 @@ from decimal import Decimal
 import pytest
 
 from pops import ledger, payments
+from pops.audit import POPS
 from pops.gateways.sandbox import SandboxGateway
 from pops.gateways.sandbox_tables import SandboxCharge
 from pops.models import AuditLog, Receipt, ReceiptApplication, Transaction
+from pops.payments import refunds
 from pops.payments.refunds import claim, reverse_failed
 
 from factories import at, make_encounter, pay, settled_card_payment
@@ -26,6 +28,14 @@ def gateway():
 
 def fresh(receipt: Receipt) -> Receipt:
     return Receipt.get_by_id(receipt.id)
+
+
+def failed_at_the_gateway(refund: Transaction) -> None:
+    """The gateway reports a recorded refund failed: the card charge has that money again, and POPS undoes it."""
+    sale = Transaction.get((Transaction.receipt == refund.receipt_id) & (Transaction.kind == Transaction.SALE))
+    SandboxCharge.update(refunded=SandboxCharge.refunded - refund.amount).where(
+        SandboxCharge.transaction == sale.number).execute()
+    assert reverse_failed(refund)
 
 
 def applied(receipt: Receipt) -> list[tuple[str, Decimal]]:
@@ -87,8 +97,10 @@ def test_a_refund_the_gateway_refuses_releases_only_its_own_claim(gateway, two_r
         payments.refund(gateway, other, D("5.00"), staff)
     assert [fresh(r).refunded_amount for r in (first, other, sams)] == [D("10.00"), D("0.00"), D("0.00")]
     gateway.unreachable = True
-    with pytest.raises(payments.RefundRefused, match="did not answer, so the refund is not confirmed"):
+    with pytest.raises(payments.RefundRefused) as refused:
         payments.refund(gateway, other, D("5.00"), staff)
+    assert str(refused.value) == ("The payment service did not answer, so the refund is not confirmed. "
+                                  "Try again with this form: it cannot refund twice.")
     assert [fresh(r).refunded_amount for r in (first, other, sams)] == [D("10.00"), D("0.00"), D("0.00")]
 
 
@@ -181,7 +193,7 @@ def test_a_failed_refund_is_undone_on_its_own_receipt_and_given_back_oldest_firs
     log = AuditLog.get(AuditLog.action == "refund_failed")
     assert log.detail == (f"{receipt.number}: the refund {failing.number} of $80.00 failed at the gateway; "
                           "it is undone in POPS")
-    assert log.guarantor_id == guarantor.id
+    assert (log.guarantor_id, log.actor, log.staff_id) == (guarantor.id, POPS, None)
 
 
 @pytest.mark.parametrize("refunds, failing, status, refunded", [
@@ -189,6 +201,7 @@ def test_a_failed_refund_is_undone_on_its_own_receipt_and_given_back_oldest_firs
     (["20.00", "100.00"], 0, Receipt.PARTIALLY_REFUNDED, "100.00"),
     (["20.00", "100.00"], 1, Receipt.PARTIALLY_REFUNDED, "20.00"),
     (["119.99", "0.01"], 1, Receipt.PARTIALLY_REFUNDED, "119.99"),
+    (["0.50", "119.50"], 1, Receipt.PARTIALLY_REFUNDED, "0.50"),  # fifty cents still refunded is not paid
 ])
 def test_a_failed_refund_puts_the_status_back_to_what_the_other_refunds_make_it(gateway, guarantor, staff, refunds,
                                                                                   failing, status, refunded):
@@ -199,3 +212,78 @@ def test_a_failed_refund_puts_the_status_back_to_what_the_other_refunds_make_it(
     reverse_failed(made[failing])
     assert (fresh(receipt).status, fresh(receipt).refunded_amount) == (status, D(refunded))
     assert ledger.balances_for(guarantor).current_balance == D(refunded)
+
+
+def test_a_refund_form_sent_again_after_it_refunded_everything_gets_the_same_refund(gateway, two_receipts, staff):
+    first, *_ = two_receipts
+    made = payments.refund(gateway, first, D("50.00"), staff, key="refund-form-1")
+    again = payments.refund(gateway, fresh(first), D("50.00"), staff, key="refund-form-1")
+    assert again.id == made.id
+    assert fresh(first).refunded_amount == D("50.00")
+
+
+def test_the_same_refund_form_recorded_meanwhile_by_another_request_is_counted_once(gateway, two_receipts, staff,
+                                                                                    monkeypatch):
+    first, *_ = two_receipts
+    record = refunds.record
+
+    def recorded_first_by_the_other_request(receipt, number, amount, **kwargs):
+        # The other request (same form, same key) claimed its own $20 and recorded the refund first.
+        claim(receipt, amount)
+        record(receipt, number, amount, **kwargs)
+        return record(receipt, number, amount, **kwargs)  # this one's insert meets the key: IntegrityError
+
+    monkeypatch.setattr(refunds, "record", recorded_first_by_the_other_request)
+    made = payments.refund(gateway, first, D("20.00"), staff, key="refund-form-2")
+    assert made.idempotency_key == "refund-form-2" and made.amount == D("20.00")
+    assert fresh(first).refunded_amount == D("20.00")  # this request's claim was released
+    assert Transaction.select().where(Transaction.kind == Transaction.REFUND).count() == 1
+
+
+def test_a_refund_goes_to_the_gateway_that_took_the_payment(gateway, two_receipts, staff):
+    first, *_ = two_receipts
+
+    class Today:
+        """The gateway configured now, keeping the one that took earlier payments."""
+        name = "another"
+        others = {"sandbox": gateway}
+
+        def refund(self, key, transaction, amount):
+            raise AssertionError("refunded through the wrong gateway")
+
+    payments.refund(Today(), first, D("5.00"), staff)
+    assert SandboxCharge.get(SandboxCharge.idempotency_key == "key-first").refunded == D("5.00")
+
+
+def test_a_failed_refund_gives_back_only_what_its_own_receipt_took(gateway, guarantor, staff):
+    make_encounter(guarantor, "E1", date=dt.date(2026, 9, 1), charge="50.00")
+    make_encounter(guarantor, "E2", date=dt.date(2026, 10, 1), charge="70.00")
+    sept = settled_card_payment(guarantor, "50.00", "key-sept")  # all of it on E1
+    octo = settled_card_payment(guarantor, "70.00", "key-oct")  # all of it on E2
+    payments.refund(gateway, sept, D("50.00"), staff)
+    failing = payments.refund(gateway, octo, D("30.00"), staff)
+    reverse_failed(failing)
+    assert applied(octo) == [("E2", D("70.00")), ("E2", D("-30.00")), ("E2", D("30.00"))]
+    assert applied(sept) == [("E1", D("50.00")), ("E1", D("-50.00"))]
+
+
+def test_a_failed_refund_gives_back_visits_of_a_dollar_or_less_and_nothing_to_visits_it_did_not_touch(
+        gateway, guarantor, staff):
+    make_encounter(guarantor, "E1", date=dt.date(2026, 9, 1), charge="0.50")
+    make_encounter(guarantor, "E2", date=dt.date(2026, 10, 1), charge="70.00")
+    receipt = settled_card_payment(guarantor, "70.50", "key-both")
+    failed_at_the_gateway(payments.refund(gateway, receipt, D("30.00"), staff))  # all of it off E2
+    assert applied(receipt)[2:] == [("E2", D("-30.00")), ("E2", D("30.00"))]
+    failed_at_the_gateway(payments.refund(gateway, fresh(receipt), D("70.50"), staff))
+    assert applied(receipt)[4:] == [("E2", D("-70.00")), ("E1", D("-0.50")), ("E1", D("0.50")), ("E2", D("70.00"))]
+    assert ledger.balances_for(guarantor).current_balance == D("0.00")
+
+
+def test_a_refund_failing_twice_on_the_same_visit_is_given_back_twice(gateway, guarantor, staff):
+    make_encounter(guarantor, "E1", date=dt.date(2026, 9, 1), charge="50.00")
+    receipt = settled_card_payment(guarantor, "50.00", "key-one")
+    failed_at_the_gateway(payments.refund(gateway, receipt, D("20.00"), staff))
+    failed_at_the_gateway(payments.refund(gateway, fresh(receipt), D("50.00"), staff))
+    assert applied(receipt) == [("E1", D("50.00")), ("E1", D("-20.00")), ("E1", D("20.00")),
+                                ("E1", D("-50.00")), ("E1", D("50.00"))]
+    assert (fresh(receipt).refunded_amount, fresh(receipt).status) == (D("0.00"), Receipt.PAID)
