@@ -27,14 +27,17 @@ PORTAL = {
     "/receipts/{number}/detail": ("/receipts/R-POPS1/detail", 'data-testid="receipt-detail"'),
     "/receipts/{number}": ("/receipts/R-POPS1", 'class="card receipt-page"'),
     "/pay": ("/pay", 'data-testid="pay-button"'),
+    "/pay/plan": ("/pay/plan", 'data-testid="plans-off"'),
+    "/pay/plan/authorisation": ("/pay/plan/authorisation", "Payment plan authorisation"),
     "/profile": ("/profile?done=request", 'data-testid="profile-name"'),
     "/profile/register": ("/profile/register", 'action="/profile/register"'),
     "/profile/modify": ("/profile/modify?patient=P1", 'action="/profile/modify"'),
 }
 # GET routes whose block is asked below in its own session, and those that are no page at all.
 OTHER_PAGES = {"/", "/quickpay", "/login", "/login/send", "/login/code", "/logged-out", "/session/status",
-               "/profile/verify", "/pay/result/{key}", "/q/{code:path}"}
-NOT_PAGES = {"/healthz", "/brand/{code}.css", "/pay/return/{key}"}
+               "/profile/verify", "/pay/result/{key}", "/q/{code:path}",
+               "/pay/plan/review", "/pay/plan/done/{key}"}  # a plan's schedule and set-up: tests/test_plans_web.py
+NOT_PAGES = {"/healthz", "/brand/{code}.css", "/pay/return/{key}", "/pay/plan/return/{key}"}
 
 
 def assert_fragment(response, *, status: int = 200, holds: str = "") -> None:

@@ -101,6 +101,26 @@ def test_a_plan_set_up_end_to_end(client, owing):
     assert "I authorise Riverside" in client.get("/pay/plan/authorisation").text
 
 
+def test_the_authorisation_is_emailed_when_there_is_an_address_and_notices_fall_back_to_email(client, owing):
+    Guarantor.update(mobile="", email="maria@example.org").where(Guarantor.id == owing.id).execute()
+    sign_in_as(client, owing)
+    hosted(client, agree(client, texts=""))
+    copy = OutboxMessage.get(OutboxMessage.purpose == "plan_authorisation")
+    assert copy.channel == "email" and copy.recipient == "maria@example.org"
+    assert "I authorise Riverside" in copy.body and PlanOffer.get().authorisation_version == "plan-en-1"
+    assert OutboxMessage.get(OutboxMessage.purpose == "plan_started").channel == "email"
+    assert TextConsent.select().count() == 0  # no mobile: no texting question
+
+
+def test_without_mobile_or_email_notices_show_on_the_plan_page(client, owing, app):
+    Guarantor.update(mobile="", email="").where(Guarantor.id == owing.id).execute()
+    sign_in_as(client, owing)
+    hosted(client, agree(client, texts=""))
+    assert PlanNotice.get(PlanNotice.kind == "started").channel == "page"
+    assert 'data-testid="plan-notice"' in client.get("/pay/plan").text
+    assert OutboxMessage.select().where(OutboxMessage.purpose.startswith("plan_")).count() == 0
+
+
 @pytest.mark.parametrize("ending", ["declined", "abandoned"])
 def test_a_first_payment_not_paid_leaves_no_plan_and_no_card(client, owing, ending):
     sign_in_as(client, owing)
@@ -119,11 +139,31 @@ def test_a_first_payment_not_paid_leaves_no_plan_and_no_card(client, owing, endi
 
 def test_quickpay_alone_is_not_enough(client, owing):
     sign_in_as(client, owing, quickpay=True, origin="sms_link")
-    assert 'href="/pay/plan"' in client.get("/quickpay").text
+    assert 'data-testid="pay-over-time"' in client.get("/quickpay").text
     response = client.get("/pay/plan")
     assert response.status_code == 303 and response.headers["location"] == "/login?view_account=1"
     assert post_form(client, "/pay/plan/start", {"months": "3", "day": "15"}).status_code == 303
     assert PlanOffer.select().count() == 0
+
+
+def test_from_quickpay_a_code_leads_to_pay_over_time(client, owing):
+    sign_in_as(client, owing, quickpay=True, origin="sms_link")
+    link = re.search(r'href="(/login\?view_account=1&amp;next=/pay/plan)"', client.get("/quickpay").text).group(1)
+    assert client.get(link.replace("&amp;", "&")).headers["location"] == "/login/send"
+    post_form(client, "/login/send", {"destination": "0:sms"})
+    message = OutboxMessage.select().where(OutboxMessage.purpose == "sign_in").order_by(OutboxMessage.id.desc()).get()
+    code = re.search(r"\b(\d{6})\b", message.body).group(1)
+    assert post_form(client, "/login/code", {"code": code}).headers["location"] == "/pay/plan"
+    assert 'data-testid="plan-form"' in client.get("/pay/plan").text
+
+
+def test_view_account_leads_only_to_the_pages_it_knows(client, owing):
+    sign_in_as(client, owing, quickpay=True, origin="sms_link")
+    client.get("/login?view_account=1&next=https://evil.example/")
+    post_form(client, "/login/send", {"destination": "0:sms"})
+    message = OutboxMessage.select().where(OutboxMessage.purpose == "sign_in").order_by(OutboxMessage.id.desc()).get()
+    code = re.search(r"\b(\d{6})\b", message.body).group(1)
+    assert post_form(client, "/login/code", {"code": code}).headers["location"] == "/home"
 
 
 @pytest.mark.parametrize("query, message", [
@@ -302,3 +342,17 @@ def test_the_group_form_sets_the_plan_options(client, group, admin):
     assert (after.payment_plans, after.plan_min_balance, after.plan_min_instalment, after.plan_max_months,
             after.plan_down_payment_percent) == (True, D("150.00"), D("30.00"), 6, 10)
     assert AuditLog.select().where(AuditLog.action == "group_setting").count() == 6
+
+
+def test_the_patient_pays_the_next_instalment_now_and_then_the_rest(client, plan, app):
+    page = client.get("/pay/plan").text
+    assert "Pay the next payment ($100.00) now" in page and 'href="/pay"' in page
+    done = post_form(client, "/pay/plan/pay-next")
+    assert done.status_code == 200 and "Your payment went through" in done.text
+    assert Instalment.get(Instalment.number == 1).status == "paid"
+    assert ledger.balances_for(plan.guarantor).current_balance == D("100.00")
+    # the rest on Pay, as any payment: the plan's last instalment shrinks to nothing and the plan completes
+    add_line(Encounter.get(), "L-REST", "patient_payment", "-100.00", dt.date(2026, 11, 23))
+    run_jobs(app)
+    assert PaymentPlan.get().status == "completed"
+    assert PlanNotice.get(PlanNotice.kind == "completed")

@@ -22,6 +22,7 @@ HTMX = {"HX-Request": "true"}
 PAGES = {
     "/staff/find": "/staff/find?name=lopez",
     "/staff/guarantors/{account}": "/staff/guarantors/A1001?done=sms",
+    "/staff/guarantors/{account}/plan": "/staff/guarantors/A1001/plan",
     "/staff/mirror": "/staff/mirror?guarantor=A1001",
     "/staff/outbox": "/staff/outbox",
     "/staff/batches": "/staff/batches?from=2026-11-01&to=2026-11-30",

@@ -100,8 +100,9 @@ def _record(plan: PaymentPlan, instalment: Instalment, attempt: PaymentAttempt, 
     return "pending"
 
 
-def charge_one(gateway: Gateway, plan: PaymentPlan, today: dt.date) -> str:
-    """Charge the plan's earliest due instalment, or say why not ("held", "busy", "lost_race", ...)."""
+def charge_one(gateway: Gateway, plan: PaymentPlan, today: dt.date, *, early: bool = False) -> str:
+    """Charge the plan's earliest due instalment (`early`: the next one, whatever its date: the patient
+    asked), or say why not ("held", "busy", "lost_race", ...)."""
     guarantor: Guarantor = plan.guarantor
     earliest = next(iter(_unpaid(plan)), None)
     if earliest is not None and earliest.attempt_id is not None:  # a try is out: learn how it ended
@@ -110,8 +111,8 @@ def charge_one(gateway: Gateway, plan: PaymentPlan, today: dt.date) -> str:
             return "pending"
         _record(plan, earliest, attempt, today)
     unpaid = reconcile(plan)
-    due = [i for i in unpaid if i.due_date <= today and (i.retry_on is None or i.retry_on <= today)]
-    if not due or plan.status == PaymentPlan.PAST_DUE:
+    due = [i for i in unpaid if early or (i.due_date <= today and (i.retry_on is None or i.retry_on <= today))]
+    if not due or (plan.status == PaymentPlan.PAST_DUE and not early):
         return "nothing_due"
     instalment = due[0]
     figures = ledger.balances_for(guarantor)
@@ -159,6 +160,16 @@ def charge_one(gateway: Gateway, plan: PaymentPlan, today: dt.date) -> str:
         return "pending"
     attempt = payments.settle(attempt, result)
     return _record(plan, Instalment.get_by_id(instalment.id), attempt, today)
+
+
+def pay_next_now(gateway: Gateway, guarantor: Guarantor) -> str:
+    """The patient pays their next instalment now, with the plan's card (a past-due plan starts again
+    when it goes through). Returns the outcome, as the job's."""
+    plan = PaymentPlan.select().where(
+        (PaymentPlan.guarantor == guarantor) & PaymentPlan.status.in_(PaymentPlan.LIVE)).first()
+    if plan is None:
+        return "no_plan"
+    return charge_one(gateway, plan, clock.today(guarantor.group.timezone), early=True)
 
 
 def remind(plan: PaymentPlan, today: dt.date) -> bool:

@@ -16,7 +16,7 @@ CONSENT_QUESTION = N_("Text me reminders and notices about my payment plan at {m
 NOTICES = {
     "started": (N_("{sender}: your payment plan is set up. See it at {url}"),
                 N_("Your payment plan with {sender}"),
-                N_("Your payment plan is set up. Your written authorisation is below; keep it for your records.\n\n{detail}")),
+                N_("Your payment plan is set up. See it at {url}")),
     "reminder": (N_("{sender}: a payment plan payment is due in 3 days. Details: {url}"),
                  N_("A payment plan payment is due soon"),
                  N_("Your next payment plan payment is due in 3 days.\n\n{detail}")),
@@ -44,6 +44,11 @@ NOTICES = {
 }
 
 
+AUTHORISATION_SUBJECT = N_("Your payment plan authorisation with {sender}")
+AUTHORISATION_BODY = N_("Please keep this copy of the authorisation you agreed to:\n\n{text}\n\nYou can read and print it "
+                        "at any time at {url}")
+
+
 def record_consent(session: PatientSession, granted: bool, how: str) -> TextConsent | None:
     """The patient's answer to the texting question, kept with when and how; None without a mobile."""
     guarantor = session.guarantor
@@ -59,6 +64,16 @@ def may_text(guarantor: Guarantor) -> bool:
         return False
     latest = TextConsent.select().where(TextConsent.guarantor == guarantor).order_by(TextConsent.id.desc()).first()
     return latest is not None and latest.granted and latest.mobile == guarantor.mobile
+
+
+def email_authorisation(guarantor: Guarantor, text: str, *, base_url: str) -> None:
+    """The authorisation's copy, emailed whenever there is an address (a plan never needs one), whatever
+    channel the notices take."""
+    if not guarantor.email:
+        return
+    notify.queue_email(guarantor.email, AUTHORISATION_SUBJECT.format(sender=guarantor.group.name),
+                       AUTHORISATION_BODY.format(text=text, url=f"{base_url.rstrip('/')}/pay/plan/authorisation"),
+                       purpose="plan_authorisation", guarantor=guarantor)
 
 
 def tell(guarantor: Guarantor, plan: PaymentPlan | None, kind: str, *, base_url: str, detail: str = "") -> PlanNotice:

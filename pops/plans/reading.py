@@ -14,8 +14,20 @@ from ..money import ZERO
 from . import notices
 from .tables import Instalment, PaymentPlan, PlanNotice, PlanOffer
 
-MSG_REASON = "Give a reason for cancelling (it is kept in the audit log)."
 MSG_NOT_LIVE = N_("There is no active payment plan to cancel.")
+# What the patient is told after paying the next instalment now (charging.pay_next_now's outcomes)
+EARLY_OUTCOMES = {
+    "charged": N_("Your payment went through. Thank you!"),
+    "declined": N_("Your card was declined. Nothing was charged. Please call us or try again later."),
+    "held": N_("Your plan is on hold while money is held on your account. Please call us."),
+    "busy": N_("A payment on this account is still being processed. Please wait a minute, then check your receipts."),
+    "pending": N_("Your payment is being confirmed. Please check your receipts in a few minutes."),
+    "lost_race": N_("A payment on this account is still being processed. Please wait a minute, then check your receipts."),
+    "nothing_due": N_("Nothing is left to pay on your plan."),
+    "no_card": N_("The card for your plan is no longer available. Please call us."),
+    "no_plan": N_("You have no active payment plan."),
+}
+MSG_REASON = "Give a reason for cancelling (it is kept in the audit log)."
 
 
 @dataclass(frozen=True)

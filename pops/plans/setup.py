@@ -141,5 +141,6 @@ def started(attempt: PaymentAttempt, stored_card_token: str | None) -> PaymentPl
         Instalment.create(plan=plan, number=number, due_date=dt.date.fromisoformat(due), amount=Decimal(amount))
     audit(None, "plan_started", guarantor, f"plan {plan.id}: {format_money(plan.balance)}, first payment "
           f"{format_money(attempt.amount)}, {len(terms['payments']) - 1} more", actor=POPS)
-    notices.tell(guarantor, plan, "started", base_url=terms["base_url"], detail=offer.authorisation)
+    notices.tell(guarantor, plan, "started", base_url=terms["base_url"])
+    notices.email_authorisation(guarantor, offer.authorisation, base_url=terms["base_url"])
     return plan

@@ -43,7 +43,7 @@ DEAD = {"locked", "expired", "used", "unknown"}  # a code that cannot be tried a
 
 def read_flow(request: Request) -> dict:
     """The sign-in in progress: c (candidate guarantor ids), g (group code), q (QuickPay session id),
-    a (attempt), m (where the code went, masked)."""
+    a (attempt), m (where the code went, masked), n (the page View Account leads to: AFTER_VIEW_ACCOUNT)."""
     return cookies.read_signed(request, cookies.SIGNIN_FLOW, "signin", max_age=FLOW_MAX_AGE)
 
 
@@ -74,6 +74,9 @@ def _start_over(state: dict) -> Response:
     return redirect(signin_chrome(groups.by_code(state.get("g"))).home_url)
 
 
+AFTER_VIEW_ACCOUNT = ("/pay/plan",)  # where QuickPay's View Account may lead once the code is checked
+
+
 # --- step 1: who are you ------------------------------------------------------------------
 
 @public
@@ -85,6 +88,8 @@ def login(request: Request) -> Response:
             if session.staff_id:  # a page of the QuickPay mirror: its chrome
                 return render(request, "signin/mirror.html", page(session, N_("Staff view")))
             state = {"c": [session.guarantor_id], "g": session.group.code, "q": session.id}
+            if request.query_params.get("next") in AFTER_VIEW_ACCOUNT:
+                state["n"] = request.query_params["next"]
             return _with_flow(redirect("/login/send"), request, state)
     return _login_page(request, groups.by_code(request.query_params.get("group", "").strip()))
 
@@ -189,7 +194,7 @@ def code_submit(request: Request, form: FormData) -> Response:
     )
     if not done.ok:
         return _code_page(request, state, check=done.check)
-    response = redirect(done.guarantor.group.landing_path)
+    response = redirect(state.get("n") if state.get("n") in AFTER_VIEW_ACCOUNT else done.guarantor.group.landing_path)
     cookies.set_cookie(response, request, cookies.PATIENT, done.token)
     cookies.clear_cookie(response, request, cookies.SIGNIN_FLOW)
     return response

@@ -9,7 +9,7 @@ from starlette.routing import Route
 
 from ... import payments
 from ...models import PatientSession
-from ...plans import reading, setup
+from ...plans import charging, reading, setup
 from ...plans.rules import PlanRefused
 from ..chrome import page
 from ..guards import patient_form, patient_page, redirect
@@ -23,10 +23,10 @@ def _choices(source) -> dict[str, str]:
 
 
 def _setup_page(request: Request, session: PatientSession, *, error: str | None = None, values: dict | None = None,
-                status_code: int = 200) -> Response:
+                status_code: int = 200, notice: str | None = None) -> Response:
     group = session.group
     current = reading.latest(session.guarantor)
-    context = page(session, "Pay over time", active="/pay", error=error, values=values or {"day": "1"},
+    context = page(session, "Pay over time", active="/pay", error=error, notice=notice, values=values or {"day": "1"},
                    current=current, months=range(2, group.plan_max_months + 1))
     return render(request, "portal/plans/page.html", context, status_code=status_code)
 
@@ -109,6 +109,16 @@ def authorisation(request: Request, session: PatientSession) -> Response:
 
 
 @patient_form
+def pay_next(request: Request, form: FormData, session: PatientSession) -> Response:
+    """The patient pays their next instalment now, with the plan's card."""
+    outcome = charging.pay_next_now(request.app.state.gateway, session.guarantor)
+    message = reading.EARLY_OUTCOMES.get(outcome, reading.EARLY_OUTCOMES["pending"])
+    if outcome == "charged":
+        return _setup_page(request, session, notice=message)
+    return _setup_page(request, session, error=message, status_code=200 if outcome == "pending" else 400)
+
+
+@patient_form
 def cancel(request: Request, form: FormData, session: PatientSession) -> Response:
     problem = reading.cancel(session.guarantor, session, "", base_url=request.app.state.settings.base_url)
     if problem:
@@ -123,5 +133,6 @@ routes = [
     Route("/pay/plan/return/{key}", back_from_gateway),
     Route("/pay/plan/done/{key}", done),
     Route("/pay/plan/authorisation", authorisation),
+    Route("/pay/plan/pay-next", pay_next, methods=["POST"]),
     Route("/pay/plan/cancel", cancel, methods=["POST"]),
 ]
