@@ -70,26 +70,15 @@ def is_new(statement: Statement, facts: balances.AccountFacts) -> bool:
             and not balances.statement_is_paid(latest, facts.patient_payments))
 
 
-def new_statement(guarantor: Guarantor, facts: balances.AccountFacts | None = None) -> Statement | None:
-    """The guarantor's statement tagged "New", if any (at most one: the latest). Pass the account's
-    `facts` when they are already read, to save the queries."""
-    facts = facts if facts is not None else ledger.account_facts(guarantor)
-    latest = balances.last_statement(facts.statements)
-    if latest is None:
-        return None
-    found = Statement.get_or_none((Statement.guarantor == guarantor.id) & (Statement.number == latest.number))
-    return found if found is not None and is_new(found, facts) else None
-
-
 def statements_for(guarantor: Guarantor, *, hide_paid: bool = False) -> list[StatementRow]:
-    """The guarantor's statements, latest due date first, each paid or not (by the money rules) and New or not."""
-    facts = ledger.account_facts(guarantor)
+    """The guarantor's statements, latest due date first, each paid or not (by the money rules) and New or
+    not; the account read in one statement (ledger.read_account)."""
+    account = ledger.read_account(guarantor)
     rows = []
-    for s in (Statement.select().where(Statement.guarantor == guarantor.id)
-              .order_by(Statement.due_date.desc(), Statement.date.desc(), Statement.id.desc())):
-        paid = balances.statement_is_paid(accounts.statement_facts(s), facts.patient_payments)
+    for s in sorted(account.statements, key=lambda s: (s.due_date, s.date, s.id), reverse=True):
+        paid = balances.statement_is_paid(accounts.statement_facts(s), account.facts.patient_payments)
         if not (hide_paid and paid):
-            rows.append(StatementRow(s, paid, is_new(s, facts)))
+            rows.append(StatementRow(s, paid, is_new(s, account.facts)))
     return rows
 
 

@@ -192,7 +192,7 @@ def test_mark_viewed_once_and_never_by_a_mirror(guarantor, ledger_rows):
 
 def test_latest_and_new_statement(guarantor, ledger_rows):
     assert accounts.latest_statement(guarantor).number == "S-1"
-    assert portal_lists.new_statement(guarantor).number == "S-1"
+    assert [r.statement.number for r in portal_lists.statements_for(guarantor) if r.new] == ["S-1"]
     Statement.update(first_viewed_at=clock.now()).where(Statement.number == "S-1").execute()
-    # an older statement never opened is history, not news: no notice once the latest was opened
-    assert portal_lists.new_statement(guarantor) is None
+    # an older statement never opened is history, not news: nothing is New once the latest was opened
+    assert [r.statement.number for r in portal_lists.statements_for(guarantor) if r.new] == []
