@@ -160,7 +160,8 @@ def _split_refund_applications(negatives: list[ReceiptApplication], refunds: lis
     pending = list(negatives)
     for refund in refunds:
         taken, total = [], ZERO
-        while pending and total < refund.amount:
+        # Never past the refund: a refund partly from money no visit got leaves the next refund's own.
+        while pending and total - pending[0].amount <= refund.amount:
             app = pending.pop(0)
             taken.append(app)
             total += -app.amount

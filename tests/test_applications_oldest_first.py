@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from pops.audit import POPS
 from pops.models import AuditLog, Receipt, ReceiptApplication
 
 from factories import add_line, make_encounter, settled_card_payment
@@ -21,7 +22,10 @@ def applied(receipt: Receipt) -> list[tuple[str, Decimal]]:
 
 
 def flags() -> list[str]:
-    return [a.detail for a in AuditLog.select().where(AuditLog.action == "receipt_not_fully_applied")]
+    """What staff read in the audit log: recorded by POPS, on the account, naming the receipt and the rest."""
+    found = list(AuditLog.select().where(AuditLog.action == "receipt_not_fully_applied"))
+    assert all((a.actor, a.staff_id) == (POPS, None) and a.guarantor.account == "A1001" for a in found)
+    return [a.detail for a in found]
 
 
 def test_the_money_lands_on_this_accounts_visits_when_another_account_has_the_same_visit_ids(guarantor, second):

@@ -287,3 +287,19 @@ def test_a_refund_failing_twice_on_the_same_visit_is_given_back_twice(gateway, g
     assert applied(receipt) == [("E1", D("50.00")), ("E1", D("-20.00")), ("E1", D("20.00")),
                                 ("E1", D("-50.00")), ("E1", D("50.00"))]
     assert (fresh(receipt).refunded_amount, fresh(receipt).status) == (D("0.00"), Receipt.PAID)
+
+
+def test_a_visit_already_given_back_in_full_gives_nothing_more(gateway, guarantor, staff):
+    make_encounter(guarantor, "E1", date=dt.date(2026, 9, 1), charge="50.00")
+    make_encounter(guarantor, "E2", date=dt.date(2026, 10, 1), charge="70.00")
+    receipt = settled_card_payment(guarantor, "120.00", "key-both")
+    payments.refund(gateway, receipt, D("70.00"), staff)  # E2's all
+    payments.refund(gateway, fresh(receipt), D("20.00"), staff)  # E2 has nothing left: E1
+    assert applied(receipt)[2:] == [("E2", D("-70.00")), ("E1", D("-20.00"))]
+
+
+def test_a_refund_is_live_when_the_payment_was(gateway, two_receipts, staff):
+    first, *_ = two_receipts
+    Transaction.update(live=True).where(Transaction.receipt == first).execute()
+    made = payments.refund(gateway, first, D("5.00"), staff)
+    assert (made.live, made.gateway, made.status, made.staff_id) == (True, "sandbox", Transaction.APPROVED, staff.id)
