@@ -16,7 +16,7 @@ from .gateways.sandbox import MOUNT as SANDBOX_MOUNT
 from .gateways.sandbox import hosted_page_app
 from .jobs import Runner
 from .settings import STATIC_DIR, Settings
-from .web import public, quickpay, signin, staff, stripe_webhook
+from .web import language, public, quickpay, signin, staff, stripe_webhook
 from .web.portal import pages as portal_pages
 from .web.portal import pay, plans, profile, receipts
 from .web.security import SecurityMiddleware
@@ -52,6 +52,7 @@ def create_app(settings: Settings, *, jobs: bool = False) -> Starlette:
     sandbox = gateway.name == "sandbox"
     routes = [
         *public.routes,
+        *language.routes,
         *quickpay.routes,
         *signin.routes,
         *portal_pages.routes, *receipts.routes, *plans.routes, *pay.routes, *profile.routes,

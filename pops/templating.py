@@ -1,7 +1,8 @@
 """The one Jinja environment factory: web pages and paper statements render through it.
 
 Every filter and global a template may use is registered here, so a template renders the same
-wherever it is used. Dates go through one filter, given the time zone to show them in.
+wherever it is used. Dates go through one filter, given the time zone to show them in; text, money
+and dates are written in the render's language (`lang`).
 """
 from __future__ import annotations
 
@@ -10,36 +11,45 @@ from typing import Any, Mapping
 from zoneinfo import ZoneInfo
 
 import jinja2
+from markupsafe import Markup
 
-from .money import format_money
+from . import i18n
 from .settings import TEMPLATES_DIR
 
 HTMX_VERSION = "2.0.11"
 
-DATE_STYLES = {
-    "long": "%b %-d, %Y",  # Nov 23, 2026
-    "full": "%B %-d, %Y",  # November 23, 2026
-    "short": "%m/%d/%Y",  # 11/23/2026
-    "stamp": "%Y-%m-%d %H:%M",
-    "stamp_seconds": "%Y-%m-%d %H:%M:%S",
-    "stamp_zone": "%Y-%m-%d %H:%M %Z",  # 2026-11-23 09:00 CST: what staff read, the zone named
-    "stamp_seconds_zone": "%Y-%m-%d %H:%M:%S %Z",
-    "iso": "%Y-%m-%d",
-    "time": "%-I:%M %p",  # 3:05 PM
-    "clock": "%H:%M",
-    "clock_zone": "%H:%M %Z",  # 06:10 EST
-}
-
 
 def format_date(value: dt.date | dt.datetime | None, style: str = "long", tz: str | ZoneInfo | None = None) -> str:
-    """A date, or an instant shown in the time zone `tz` (required for instants: no silent UTC)."""
-    if value is None:
-        return ""
-    if isinstance(value, dt.datetime):
-        if tz is None:
-            raise ValueError("an instant is shown in a time zone: pass tz (the group's, or 'UTC')")
-        value = value.astimezone(tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz))
-    return value.strftime(DATE_STYLES[style])
+    """A date, or an instant shown in the time zone `tz` (required for instants: no silent UTC), in English:
+    for staff pages and logs. A template's `date` filter writes it in the page's language."""
+    return i18n.format_date(value, style, tz)
+
+
+@jinja2.pass_context
+def _gettext(context, message: str) -> str:
+    """`_()` in the page's language (`lang` in the context). A Message's parameters are escaped here,
+    after translation; a literal % in them is doubled for the i18n extension's own % formatting."""
+    lang = context.get("lang")
+    if isinstance(message, i18n.Message) and message.params:
+        translated = i18n.translations(i18n.language(lang)).gettext(message.msgid)
+        values = {k: i18n.format_param(v, lang) for k, v in message.params.items()}
+        return Markup(translated).format(**values).replace("%", "%%")
+    return i18n.translations(i18n.language(lang)).gettext(message)
+
+
+@jinja2.pass_context
+def _ngettext(context, singular: str, plural: str, n: int) -> str:
+    return i18n.ngettext(context.get("lang"), singular, plural, n)
+
+
+@jinja2.pass_context
+def _money(context, amount) -> str:
+    return i18n.format_money(amount, context.get("lang"))
+
+
+@jinja2.pass_context
+def _date(context, value, style: str = "long", tz: str | ZoneInfo | None = None) -> str:
+    return i18n.format_date(value, style, tz, context.get("lang"))
 
 
 def environment(globals: Mapping[str, Any] | None = None) -> jinja2.Environment:
@@ -51,10 +61,12 @@ def environment(globals: Mapping[str, Any] | None = None) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    # Every sentence a patient reads goes through gettext; no catalogue is installed yet.
-    env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
-    env.filters["money"] = format_money
-    env.filters["date"] = format_date
+    # Every sentence a patient reads goes through gettext, in the language the render's context names
+    # (`lang`: pops.language decides it; staff pages are English).
+    env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.filters["money"] = _money
+    env.filters["date"] = _date
+    env.globals["languages"] = i18n.NAMES
     env.globals["htmx_js"] = f"htmx-{HTMX_VERSION}.min.js"
     env.globals.update(globals or {})
     return env

@@ -33,6 +33,7 @@ QUERIES = {  # a query that fills the page
     "/logged-out": "group=RFM", "/staff/batches": "from=2026-11-01&to=2026-11-30",
     "/staff/reports/payments": "from=2026-11-23&to=2026-11-23", "/staff/reports/sessions": "from=2026-11-23&to=2026-11-23",
     "/staff/requests": "show=all", "/account": "history=all", "/profile/modify": "patient=P1",
+    "/language": "to=es",
 }
 # Anything but 200, and why. Every other GET route must show a page.
 NOT_200 = {
@@ -46,6 +47,7 @@ NOT_200 = {
     "/login/send": 303, "/login/code": 303,  # no sign-in in progress in this browser
     "/profile/verify": 303,  # no contact change to verify
     "/staff/login": 303,  # signed in already: to the console
+    "/language": 303,  # the language switch: back to the page it was on
 }
 
 

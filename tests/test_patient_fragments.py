@@ -37,7 +37,8 @@ PORTAL = {
 OTHER_PAGES = {"/", "/quickpay", "/login", "/login/send", "/login/code", "/logged-out", "/session/status",
                "/profile/verify", "/pay/result/{key}", "/q/{code:path}",
                "/pay/plan/review", "/pay/plan/done/{key}"}  # a plan's schedule and set-up: tests/test_plans_web.py
-NOT_PAGES = {"/healthz", "/brand/{code}.css", "/pay/return/{key}", "/pay/plan/return/{key}"}
+NOT_PAGES = {"/healthz", "/brand/{code}.css", "/pay/return/{key}", "/pay/plan/return/{key}",
+             "/language"}  # the language switch: a redirect
 
 
 def assert_fragment(response, *, status: int = 200, holds: str = "") -> None:

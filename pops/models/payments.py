@@ -9,6 +9,7 @@ from peewee import (
     DateField,
     ForeignKeyField,
     IntegerField,
+    TextField,
 )
 
 from ..i18n import N_
@@ -211,7 +212,9 @@ class PaymentAttempt(BaseModel):
     method = CharField(max_length=20, default="")  # Receipt.CARD, GOOGLE_PAY or APPLE_PAY once charged
     card_type = CharField(max_length=40, default="")
     last4 = CharField(max_length=4, default="")
-    message = CharField(max_length=300, default="")  # why it was declined or failed
+    message = CharField(max_length=300, default="")  # why it was declined or failed, in English (rows before 0012: only this)
+    message_code = CharField(max_length=60, default="")  # the same as a message code (pops.i18n.CODES), shown translated
+    message_params = TextField(default="")  # its parameters, as JSON
     stored_card = ForeignKeyField(StoredCard, null=True, on_delete="SET NULL")
     receipt = ForeignKeyField(Receipt, null=True, on_delete="RESTRICT")
     gateway = CharField(max_length=20, default="sandbox")  # the gateway it was sent to, and whether for real

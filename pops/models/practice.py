@@ -148,6 +148,10 @@ class Guarantor(BaseModel):
     notify_balance_paper = BooleanField(default=True)
     notify_appointment_email = BooleanField(default=True)
     notify_appointment_text = BooleanField(default=True)
+    # The language a patient reads ("en", "es"; "" when none): the import's, and their own choice in
+    # Profile, which wins (pops.language decides a page's language; texts and emails use `own_language`).
+    language = CharField(max_length=8, default="")
+    chosen_language = CharField(max_length=8, default="")
     # Moved on by every payment started: a pay form carries the value it was shown with, so a
     # second tab or a stale form cannot start a second payment (one conditional UPDATE decides).
     payment_seq = IntegerField(default=0)
@@ -159,6 +163,11 @@ class Guarantor(BaseModel):
     def greeting_name(self) -> str:
         """Where the patient is greeted (Home, QuickPay, a message to them): the preferred name when given."""
         return f"{self.preferred_name or self.first_name} {self.last_name}"
+
+    @property
+    def own_language(self) -> str:
+        """The patient's language as the account knows it: their choice, else the import's ("" when neither)."""
+        return self.chosen_language or self.language
 
     @property
     def legal_name(self) -> str:

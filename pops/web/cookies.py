@@ -11,14 +11,15 @@ STAFF = "pops_staff"  # a staff member's session token
 CSRF = "pops_csrf"  # the form token (double submit)
 SIGNIN_FLOW = "pops_signin"  # the sign-in in progress (signed)
 VERIFY_CONTACT = "pops_verify"  # a contact change being verified (signed)
+LANGUAGE = "pops_lang"  # the language a visitor chose with the switch (pops.language)
 
 
 def _secure(request: Request) -> bool:
     return request.app.state.settings.secure_cookies or request.url.scheme == "https"
 
 
-def set_cookie(response: Response, request: Request, name: str, value: str) -> None:
-    response.set_cookie(name, value, httponly=True, samesite="lax", secure=_secure(request), path="/")
+def set_cookie(response: Response, request: Request, name: str, value: str, *, max_age: int | None = None) -> None:
+    response.set_cookie(name, value, max_age=max_age, httponly=True, samesite="lax", secure=_secure(request), path="/")
 
 
 def clear_cookie(response: Response, request: Request, name: str) -> None:

@@ -5,7 +5,7 @@ from jinja2_fragments import render_block
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from .. import templating
+from .. import language, templating
 from . import cookies, forms
 from .htmx import htmx
 from .session_warning import warning_context
@@ -27,6 +27,7 @@ def render(
     route that only ever answers htmx), else the whole page."""
     ctx = {"request": request, "csrf_field": forms.FIELD, "csrf_token": lambda: forms.csrf_token(request),
            "test_mode": getattr(request.app.state, "test_mode", False), **(context or {})}
+    ctx.setdefault("lang", page_language(request, template, ctx))
     if fragment if fragment is not None else htmx(request).wants_fragment:
         html = render_block(env, template, block, ctx)
     else:
@@ -37,3 +38,12 @@ def render(
     if new_token:
         cookies.set_cookie(response, request, cookies.CSRF, new_token)
     return response
+
+
+def page_language(request: Request, template: str, context: dict) -> str:
+    """The language a page is written in: the staff console's is English, a patient page's pops.language decides."""
+    if template.startswith("staff/") or request.url.path.startswith("/staff"):
+        return "en"
+    session = context.get("session")
+    return language.for_page(session if getattr(session, "guarantor_id", None) else None,
+                             request.cookies.get(cookies.LANGUAGE), request.headers.get("accept-language"))
