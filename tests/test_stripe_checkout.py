@@ -161,3 +161,40 @@ def test_an_async_payment_that_fails_is_one_declined_receipt_whatever_the_order(
     attempt = PaymentAttempt.get(PaymentAttempt.key == key)
     assert attempt.status == "declined" and attempt.receipt.status == "unsuccessful"
     assert Receipt.select().count() == 1 and Receipt.get().amount == Decimal("0.00")
+
+
+def test_a_webhook_stripe_cannot_answer_about_is_refused_then_taken_when_delivered_again(browser, account,
+                                                                                         stripe_server):
+    session_id, key = checkout(browser, account)
+    stripe_server.pay_session(session_id, APPROVED)
+    completed = stripe_server.events("checkout.session.completed")[0]
+    stripe_server.rate_limit_next()  # POPS asks Stripe about the session: 429
+    assert stripe_server.send_event(completed["id"]) == 503
+    assert PaymentAttempt.get(PaymentAttempt.key == key).status == "pending" and StripeEvent.select().count() == 0
+    assert stripe_server.send_event(completed["id"]) == 200  # Stripe delivers it again
+    assert PaymentAttempt.get(PaymentAttempt.key == key).status == "paid"
+
+
+@pytest.mark.parametrize("body, signature", [
+    (b"", ""),
+    (b"{}", "t=1,v1=00"),
+    (b"\xff\xfe not json", "garbage"),
+    (b'{"id": "evt_1"}', None),  # signed genuinely, but no event inside
+    (b"[1, 2, 3]", None),
+    (b"not json at all", None),
+])
+def test_malformed_webhooks_are_a_400_and_change_nothing(stripe_app, stripe_server, body, signature):
+    import time as clock_time
+
+    import stripe as stripe_library
+    from starlette.testclient import TestClient
+
+    if signature is None:
+        signature = stripe_library.WebhookSignature._compute_signature(
+            f"{int(clock_time.time())}.{body.decode()}", stripe_server.webhook_secret)
+        signature = f"t={int(clock_time.time())},v1={signature}"
+    with TestClient(stripe_app) as stripe_side:
+        answer = stripe_side.post("/webhooks/stripe", content=body, headers={"Stripe-Signature": signature,
+                                                                             "Content-Type": "application/json"})
+    assert answer.status_code == 400
+    assert StripeEvent.select().count() == 0
