@@ -29,6 +29,7 @@ PORTAL = {
     "/pay": ("/pay", 'data-testid="pay-button"'),
     "/pay/plan": ("/pay/plan", 'data-testid="plans-off"'),
     "/pay/plan/authorisation": ("/pay/plan/authorisation", "Payment plan authorisation"),
+    "/pay/autopay": ("/pay/autopay", 'data-testid="autopay-unavailable"'),
     "/profile": ("/profile?done=request", 'data-testid="profile-name"'),
     "/profile/register": ("/profile/register", 'action="/profile/register"'),
     "/profile/modify": ("/profile/modify?patient=P1", 'action="/profile/modify"'),

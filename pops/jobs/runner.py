@@ -37,11 +37,11 @@ def settle_payments(gateway: Gateway) -> dict[str, int]:
     return payments.settle_pending(gateway)
 
 
-def charge_plans(gateway: Gateway) -> dict[str, int]:
-    """The plans job: reminders, and each payment plan instalment due today in its group's time zone."""
+def charge_plans(settings: Settings, gateway: Gateway) -> dict[str, int]:
+    """The plans job: reminders, each payment plan instalment due today in its group's time zone, autopay."""
     from ..plans import charging  # plans build on payments and notify, which import this package
 
-    return {f"plans_{k}": v for k, v in charging.charge_due(gateway).items()}
+    return {f"plans_{k}": v for k, v in charging.charge_due(gateway, settings.base_url).items()}
 
 
 def take_lease(holder: str, name: str = RUNNER) -> bool:
@@ -69,7 +69,7 @@ def run_once(settings: Settings, gateway: Gateway, *, settle: bool = True) -> di
     done: dict[str, int] = {}
     if settle:
         done.update(settle_payments(gateway))
-        done.update(charge_plans(gateway))
+        done.update(charge_plans(settings, gateway))
     done["sent"] = deliver_outbox(settings)
     return done
 

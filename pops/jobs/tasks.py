@@ -50,7 +50,7 @@ def charge_plans(timestamp: int) -> None:
     from ..plans import charging
 
     with database.connection_context():
-        counts = charging.charge_due(_Context.gateway)
+        counts = charging.charge_due(_Context.gateway, _Context.settings.base_url)
     if counts:
         print(f"pops worker: payment plans {counts}", flush=True)
 

@@ -1,5 +1,5 @@
 """Payment plans and autopay (issue 15): the group's options; texting consent; plan offers, plans,
-instalments and plan notices."""
+instalments, plan notices and autopay authorisations."""
 from peewee import *
 
 
@@ -94,9 +94,25 @@ def up(migrator, db):
         kind = CharField(max_length=30)
         channel = CharField(max_length=10)
         created_at = DateTimeField()
+        ref = CharField(max_length=64, default='', index=True)
         class Meta:
             database = db
             table_name = 'plan_notice'
+
+    class Autopay(Model):
+        guarantor = ForeignKeyField(Guarantor, on_delete='CASCADE')
+        key = CharField(max_length=64, unique=True)
+        cap = BigIntegerField()
+        notice = CharField(max_length=10, default='each')
+        stored_card = ForeignKeyField(StoredCard, null=True, on_delete='SET NULL')
+        authorisation = TextField()
+        authorisation_version = CharField(max_length=20)
+        created_at = DateTimeField()
+        ended_at = DateTimeField(null=True)
+        session = ForeignKeyField(PatientSession, null=True, on_delete='SET NULL')
+        class Meta:
+            database = db
+            table_name = 'autopay'
 
     migrator.migrate(
         migrator.add_column('group', 'payment_plans', BooleanField(default=False)),
@@ -107,11 +123,11 @@ def up(migrator, db):
         migrator.add_column('group', 'autopay', BooleanField(default=False)),
         migrator.add_column('group', 'autopay_cap', BigIntegerField(default=50000)),
     )
-    db.create_tables([TextConsent, PlanOffer, PaymentPlan, Instalment, PlanNotice])
+    db.create_tables([TextConsent, PlanOffer, PaymentPlan, Instalment, PlanNotice, Autopay])
 
 
 def down(migrator, db):
-    for table in ('plan_notice', 'instalment', 'payment_plan', 'plan_offer', 'text_consent'):
+    for table in ('autopay', 'plan_notice', 'instalment', 'payment_plan', 'plan_offer', 'text_consent'):
         migrator.migrate(migrator.drop_table(table))
     migrator.migrate(*[migrator.drop_column('group', column) for column in (
         'payment_plans', 'plan_min_balance', 'plan_min_instalment', 'plan_max_months',

@@ -127,39 +127,56 @@ def charge_one(gateway: Gateway, plan: PaymentPlan, today: dt.date, *, early: bo
         if _set_status(plan, PaymentPlan.PAST_DUE):
             notices.tell(guarantor, plan, "past_due", base_url=_base_url(plan))
         return "no_card"
+    def taken(attempt: PaymentAttempt) -> bool:
+        return bool(Instalment.update(attempt=attempt).where(
+            (Instalment.id == instalment.id) & (Instalment.tries == instalment.tries)
+            & Instalment.attempt.is_null()).execute())
+
+    outcome, attempt = charge_stored_card(gateway, guarantor, card, instalment.key(plan),
+                                          min(instalment.amount, figures.current_balance), PLAN, taken)
+    if outcome == "confirm":
+        notices.tell(guarantor, plan, "confirm", base_url=_base_url(plan))
+    if attempt is None or attempt.status in PaymentAttempt.OPEN:
+        return "pending" if outcome == "confirm" else outcome
+    return _record(plan, Instalment.get_by_id(instalment.id), attempt, today)
+
+
+def charge_stored_card(gateway: Gateway, guarantor: Guarantor, card, key: str, amount, entrance: str,
+                       taken=None) -> tuple[str, PaymentAttempt | None]:
+    """A charge the patient authorised in advance (an instalment, autopay): the stored card through the
+    gateway's stored-card charge, under the guarantor's payment sequence like any payment of theirs.
+
+    The attempt under `key` is recorded (with `taken(attempt)` in the same transaction, which may
+    refuse) before the gateway hears of it, so two runs never both charge. Returns the outcome
+    ("settled", "busy", "lost_race", "pending", "confirm") and the attempt.
+    """
     if PaymentAttempt.select().where((PaymentAttempt.guarantor == guarantor) & PaymentAttempt.status.in_(
             PaymentAttempt.OPEN)).exists():
-        return "busy"  # a payment of the patient's is under way: this waits for the next run
-    amount = min(instalment.amount, figures.current_balance)
-    key = instalment.key(plan)
+        return "busy", None  # a payment of the patient's is under way: this waits for the next run
     seq = Guarantor.get_by_id(guarantor.id).payment_seq
     try:
         with database.atomic():
             moved = Guarantor.update(payment_seq=Guarantor.payment_seq + 1).where(
                 (Guarantor.id == guarantor.id) & (Guarantor.payment_seq == seq)).execute()
             if not moved:
-                return "lost_race"
+                return "lost_race", None
             attempt = PaymentAttempt.create(
-                key=key, guarantor=guarantor, entrance=PLAN, amount=amount, amount_choice=PaymentAttempt.OTHER,
+                key=key, guarantor=guarantor, entrance=entrance, amount=amount, amount_choice=PaymentAttempt.OTHER,
                 stored_card=card, gateway=gateway.name, live=getattr(gateway, "live", False))
-            if not Instalment.update(attempt=attempt).where(
-                    (Instalment.id == instalment.id) & (Instalment.tries == instalment.tries)
-                    & Instalment.attempt.is_null()).execute():
-                raise IntegrityError("another run took this instalment")
+            if taken is not None and not taken(attempt):
+                raise IntegrityError("another run took this charge")
     except IntegrityError:
-        return "lost_race"  # another run recorded this try first
+        return "lost_race", None  # another run recorded this try first
     crash.point(crash.AFTER_ATTEMPT)
     try:
         result = gateway.charge_stored(key, amount, card.gateway_token)
     except GatewayUnavailable:
         mark_pending(attempt)  # the settle job asks the gateway about the key later
-        return "pending"
+        return "pending", attempt
     if result.status == ChargeResult.OPEN:  # the bank asks the patient to confirm first
         mark_pending(attempt)
-        notices.tell(guarantor, plan, "confirm", base_url=_base_url(plan))
-        return "pending"
-    attempt = payments.settle(attempt, result)
-    return _record(plan, Instalment.get_by_id(instalment.id), attempt, today)
+        return "confirm", attempt
+    return "settled", payments.settle(attempt, result)
 
 
 def pay_next_now(gateway: Gateway, guarantor: Guarantor) -> str:
@@ -182,9 +199,11 @@ def remind(plan: PaymentPlan, today: dt.date) -> bool:
     return bool(upcoming)
 
 
-def charge_due(gateway: Gateway) -> dict[str, int]:
-    """The plans job: reminders, then every live plan's due instalment; counts by outcome."""
-    counts: dict[str, int] = {}
+def charge_due(gateway: Gateway, base_url: str = "") -> dict[str, int]:
+    """The plans job: reminders, then every live plan's due instalment, then autopay; counts by outcome."""
+    from . import autopay
+
+    counts: dict[str, int] = autopay.run(gateway, base_url)
     for plan in PaymentPlan.select().where(PaymentPlan.status.in_(PaymentPlan.LIVE)).order_by(PaymentPlan.id):
         today = clock.today(plan.guarantor.group.timezone)
         if remind(plan, today):

@@ -38,13 +38,28 @@ NOTICES = {
     "completed": (N_("{sender}: your payment plan is complete. Thank you! {url}"),
                   N_("Your payment plan is complete"),
                   N_("Your payment plan is complete. Thank you!\n\n{detail}")),
+    "autopay_upcoming": (N_("{sender}: a statement will be paid automatically with your card on its due date. Details: {url}"),
+                         N_("Autopay: your statement will be paid automatically"),
+                         N_("As you asked, this is the amount and date of your next automatic payment: {detail}. You can change or stop autopay at {url}")),
+    "autopay_reminder": (N_("{sender}: a statement will be paid automatically in 3 days. Details: {url}"),
+                         N_("Autopay: a payment in 3 days"),
+                         N_("Your statement will be paid automatically in 3 days: {detail}. {url}")),
+    "autopay_over_cap": (N_("{sender}: your new statement is above your autopay limit, so it will not be paid automatically. Please pay it: {url}"),
+                         N_("Your statement is above your autopay limit"),
+                         N_("Your new statement ({detail}) is above your autopay limit, so it will not be paid automatically. Please pay it at {url}")),
+    "autopay_paid": (N_("{sender}: your statement was paid automatically. Receipt: {url}"),
+                     N_("Autopay: payment received"),
+                     N_("Your statement was paid automatically: {detail}.")),
+    "autopay_declined": (N_("{sender}: your automatic payment did not go through. Please pay your statement: {url}"),
+                         N_("Your automatic payment did not go through"),
+                         N_("Your card was declined, so your statement was not paid. Please pay it at {url}. {detail}")),
     "cancelled": (N_("{sender}: your payment plan was cancelled. Details: {url}"),
                   N_("Your payment plan was cancelled"),
                   N_("Your payment plan was cancelled: nothing more will be charged.\n\n{detail}")),
 }
 
 
-AUTHORISATION_SUBJECT = N_("Your payment plan authorisation with {sender}")
+AUTHORISATION_SUBJECT = N_("Your authorisation with {sender}")
 AUTHORISATION_BODY = N_("Please keep this copy of the authorisation you agreed to:\n\n{text}\n\nYou can read and print it "
                         "at any time at {url}")
 
@@ -66,21 +81,27 @@ def may_text(guarantor: Guarantor) -> bool:
     return latest is not None and latest.granted and latest.mobile == guarantor.mobile
 
 
-def email_authorisation(guarantor: Guarantor, text: str, *, base_url: str) -> None:
+def email_authorisation(guarantor: Guarantor, text: str, *, base_url: str, path: str = "/pay/plan/authorisation") -> None:
     """The authorisation's copy, emailed whenever there is an address (a plan never needs one), whatever
     channel the notices take."""
     if not guarantor.email:
         return
     notify.queue_email(guarantor.email, AUTHORISATION_SUBJECT.format(sender=guarantor.group.name),
-                       AUTHORISATION_BODY.format(text=text, url=f"{base_url.rstrip('/')}/pay/plan/authorisation"),
+                       AUTHORISATION_BODY.format(text=text, url=f"{base_url.rstrip('/')}{path}"),
                        purpose="plan_authorisation", guarantor=guarantor)
 
 
-def tell(guarantor: Guarantor, plan: PaymentPlan | None, kind: str, *, base_url: str, detail: str = "") -> PlanNotice:
+def told(guarantor: Guarantor, kind: str, ref: str) -> bool:
+    return PlanNotice.select().where((PlanNotice.guarantor == guarantor) & (PlanNotice.kind == kind)
+                                     & (PlanNotice.ref == ref)).exists()
+
+
+def tell(guarantor: Guarantor, plan: PaymentPlan | None, kind: str, *, base_url: str, detail: str = "",
+         ref: str = "", path: str = "/pay/plan") -> PlanNotice:
     """Tell the patient by text (consent, quiet hours, no amount), else email, else on the plan page."""
     group = guarantor.group
     text, subject, body = NOTICES[kind]
-    url = f"{base_url.rstrip('/')}/pay/plan"
+    url = f"{base_url.rstrip('/')}{path}"
     values = {"sender": group.name, "url": url, "phone": group.footer_phone, "detail": detail}
     if may_text(guarantor):
         channel = OutboxMessage.SMS
@@ -96,4 +117,4 @@ def tell(guarantor: Guarantor, plan: PaymentPlan | None, kind: str, *, base_url:
                            purpose=f"plan_{kind}", guarantor=guarantor)
     else:
         channel = "page"
-    return PlanNotice.create(guarantor=guarantor, plan=plan, kind=kind, channel=channel)
+    return PlanNotice.create(guarantor=guarantor, plan=plan, kind=kind, channel=channel, ref=ref)

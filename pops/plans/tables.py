@@ -99,13 +99,33 @@ class Instalment(BaseModel):
 
 
 class PlanNotice(BaseModel):
-    """Something a plan tells the patient: by text (with consent), else email, else on the plan page."""
+    """Something a plan or autopay tells the patient: by text (with consent), else email, else on the plan page."""
 
     guarantor = ForeignKeyField(Guarantor, on_delete="CASCADE")
     plan = ForeignKeyField(PaymentPlan, null=True, on_delete="CASCADE")
     kind = CharField(max_length=30)
     channel = CharField(max_length=10)  # "sms", "email" or "page"
     created_at = UTCDateTimeField(default=_now)
+    ref = CharField(max_length=64, default="", index=True)  # what it is about (autopay: the statement), told once
 
 
-TABLES = [TextConsent, PlanOffer, PaymentPlan, Instalment, PlanNotice]
+class Autopay(BaseModel):
+    """The patient's authorisation to pay each new statement's Amount Due on its due date, up to a cap."""
+
+    EACH = "each"  # the patient is sent each charge's amount and date 10 days before it
+    OVER_CAP = "over_cap"  # ... only when a statement exceeds the cap
+    NOTICES = (EACH, OVER_CAP)
+
+    guarantor = ForeignKeyField(Guarantor, backref="autopays", on_delete="CASCADE")
+    key = CharField(max_length=64, unique=True)  # each statement's charge key starts with it
+    cap = MoneyField()
+    notice = CharField(max_length=10, default=EACH)
+    stored_card = ForeignKeyField(StoredCard, null=True, on_delete="SET NULL")
+    authorisation = TextField()
+    authorisation_version = CharField(max_length=20)
+    created_at = UTCDateTimeField(default=_now)
+    ended_at = UTCDateTimeField(null=True)
+    session = ForeignKeyField(PatientSession, null=True, on_delete="SET NULL")
+
+
+TABLES = [TextConsent, PlanOffer, PaymentPlan, Instalment, PlanNotice, Autopay]

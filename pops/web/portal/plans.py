@@ -1,5 +1,6 @@
 """Pay over time: the set-up form, the schedule with its Truth in Lending box, the agreement and the
-first payment, and the plan page (the patient's plan, its authorisation, cancelling it)."""
+first payment, and the plan page (the patient's plan, its authorisation, cancelling it). `routes` holds
+autopay's too (pops.web.portal.autopay)."""
 from __future__ import annotations
 
 from starlette.datastructures import FormData
@@ -14,6 +15,7 @@ from ...plans.rules import PlanRefused
 from ..chrome import page
 from ..guards import patient_form, patient_page, redirect
 from ..render import render
+from . import autopay
 
 CHOICE_FIELDS = ("months", "monthly", "day")
 
@@ -127,6 +129,7 @@ def cancel(request: Request, form: FormData, session: PatientSession) -> Respons
 
 
 routes = [
+    *autopay.routes,
     Route("/pay/plan", plan_page),
     Route("/pay/plan/review", review),
     Route("/pay/plan/start", start, methods=["POST"]),
