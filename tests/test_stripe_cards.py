@@ -114,3 +114,37 @@ def test_cards_another_gateway_keeps_are_not_offered(browser, account, stripe_se
     assert "1111" not in browser.get("/pay").text
     response = post_form(browser, "/pay/start", {**pay_form(browser), "amount": "amount_due", "card": str(sandbox.id)})
     assert response.status_code == 400 and PaymentAttempt.select().count() == 0
+
+
+def test_a_stored_card_charge_never_answered_is_replayed_with_its_key_once(browser, account, stripe_server):
+    from pops import clock, payments
+
+    import datetime as dt
+    card = _store(browser, account, stripe_server)
+    _owe_again(account)
+    stripe_server.drop_next("payment_intent", created=True)
+    response = start(browser, card=str(card.id), amount="current_balance")
+    attempt = PaymentAttempt.select().order_by(PaymentAttempt.id.desc()).get()
+    assert attempt.status == "pending" and attempt.gateway_checkout == ""
+    # the result page asks again: the create is replayed with the same key and finds the charge
+    assert "Payment received" in browser.get(response.headers["location"]).text
+    assert PaymentAttempt.get_by_id(attempt.id).status == "paid"
+    clock.advance(dt.timedelta(minutes=3))
+    assert payments.settle_pending(browser.app.state.gateway) == {}
+    assert len(stripe_server.objects("payment_intent")) == 2  # the first payment's and this one: no second charge
+    assert len(stripe_server.charges()) == 2
+
+
+def test_a_stored_card_charge_lost_for_a_day_is_left_to_staff_not_charged_again(browser, account, stripe_server):
+    from pops import clock, payments
+
+    import datetime as dt
+    card = _store(browser, account, stripe_server)
+    _owe_again(account)
+    stripe_server.drop_next("payment_intent", created=False)
+    start(browser, card=str(card.id), amount="current_balance")
+    clock.advance(dt.timedelta(hours=25))
+    payments.settle_pending(browser.app.state.gateway)
+    attempt = PaymentAttempt.select().order_by(PaymentAttempt.id.desc()).get()
+    assert attempt.needs_review and attempt.status == "pending"
+    assert len(stripe_server.charges()) == 1

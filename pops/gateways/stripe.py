@@ -13,6 +13,7 @@ from decimal import Decimal
 import stripe
 
 from .. import clock
+from ..i18n import stripe_locale
 from ..models import Guarantor, PaymentAttempt
 from . import (
     ChargeResult,
@@ -40,7 +41,6 @@ SESSION_MINUTES = 31  # Stripe's shortest session is 30 minutes from its creatio
 REPLAY_WINDOW = dt.timedelta(hours=24)  # how long Stripe keeps an Idempotency-Key's answer
 MINIMUM = Decimal("0.50")  # Stripe's smallest charge in USD
 TIMEOUT_SECONDS = 20
-LOCALES = ("en", "es")
 # Where POPS's pay form may send the browser: Checkout, and redirect_to_url's 3-D Secure page (CSP form-action).
 FORM_TARGETS = ("https://checkout.stripe.com", "https://hooks.stripe.com")
 
@@ -120,7 +120,7 @@ class StripeGateway:
             "client_reference_id": attempt.key,
             "metadata": metadata,
             "expires_at": int((attempt.created_at + dt.timedelta(minutes=SESSION_MINUTES)).timestamp()),
-            "locale": language if (language := getattr(guarantor, "language", "")) in LOCALES else "auto",
+            "locale": stripe_locale(guarantor.own_language),  # Spanish: es-419; none known: the browser's
             "success_url": f"{self._return_url(attempt)}?session_id={{CHECKOUT_SESSION_ID}}",
             "cancel_url": f"{self._return_url(attempt)}?canceled=1",
         }
@@ -165,11 +165,11 @@ class StripeGateway:
         if attempt is None:
             return None
         if not attempt.gateway_checkout:
-            if attempt.stored_card_id is not None:
-                return self._charge_stored(attempt)
-            if clock.now() - attempt.created_at > REPLAY_WINDOW:
+            if clock.now() - attempt.created_at > REPLAY_WINDOW:  # Stripe has forgotten the key: a replay would charge anew
                 PaymentAttempt.update(needs_review=True).where(PaymentAttempt.id == attempt.id).execute()
                 return ChargeResult(key=key, status=ChargeResult.OPEN, amount=attempt.amount)
+            if attempt.stored_card_id is not None:
+                return self._charge_stored(attempt)
             try:
                 self._create_session(attempt)
             except GatewayRefused as refused:
