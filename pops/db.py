@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import time
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -122,16 +124,40 @@ def request_scope() -> Iterator[None]:
 def execute(sql: str, params: tuple | list = ()):
     """Run a hand-written statement (`?` marks its parameters) on the bound database; its cursor.
 
-    For the few statements every page runs: no query building, only the placeholders put in
-    the database's style, once per statement text.
+    For the few statements every page runs: no query building. SQLite keeps each connection's
+    statements compiled itself; on pooled PostgreSQL (the server's) the statement is prepared once
+    per connection (PREPARE, then EXECUTE each time), so the server plans it once, not on every
+    request.
     """
     db = database.obj
-    return db.execute_sql(_in_style(sql, db.param), params)
+    if not isinstance(db, CheckedPool):  # SQLite, or a PostgreSQL connection that ends with its work
+        return db.execute_sql(_in_style(sql, db.param), params)
+    name, prepare, run = _prepared_forms(sql, len(params))
+    ready = _prepared.setdefault(db.connection(), set())
+    if name not in ready:
+        db.execute_sql(prepare)
+        ready.add(name)
+    return db.execute_sql(run, params)
+
+
+_prepared: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # connection -> names prepared on it
 
 
 @functools.lru_cache(maxsize=256)
 def _in_style(sql: str, param: str) -> str:
     return sql if param == "?" else sql.replace("?", param)
+
+
+@functools.lru_cache(maxsize=256)
+def _prepared_forms(sql: str, count: int) -> tuple[str, str, str]:
+    """A statement's name, its PREPARE (parameters $1, $2, ...) and its EXECUTE (psycopg's %s)."""
+    name = "pops_" + hashlib.sha1(sql.encode()).hexdigest()[:20]
+    parts = sql.split("?")
+    if len(parts) - 1 != count:
+        raise ValueError(f"{len(parts) - 1} parameters in the statement, {count} given")
+    numbered = parts[0] + "".join(f"${n}{part}" for n, part in enumerate(parts[1:], start=1))
+    run = f"EXECUTE {name} ({', '.join(['%s'] * count)})" if count else f"EXECUTE {name}"
+    return name, f"PREPARE {name} AS {numbered}", run
 
 
 def is_postgres() -> bool:

@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 
 from pops import clock
-from pops.db import database
+from pops.db import bind, database
 from pops.models import Group, PatientSession, PaymentAttempt, SessionPage, StoredCard
 
 from factories import make_encounter
@@ -139,3 +139,27 @@ def test_no_gateway_call_on_a_get(app, client, busy_account, quickpay, path):
     app.state.gateway = watch
     assert client.get(path).status_code == 200
     assert watch.calls == []
+
+
+@pytest.fixture
+def pooled(db_url, db):
+    """The server's database: PostgreSQL connections pooled (POPS_DB_POOL), so they outlive a request."""
+    if not db_url.startswith("postgres"):
+        pytest.skip("PostgreSQL only: SQLite keeps one connection per thread already")
+    pool = bind(db_url, 2)
+    yield pool
+    pool.close_all()
+    database.initialize(db)
+
+
+@pytest.mark.parametrize("quickpay, path", [(True, "/quickpay"), (False, "/home"), (False, "/account"),
+                                            (False, "/pay")])
+def test_on_pooled_postgresql_the_hot_statements_are_prepared_once_per_connection(client, busy_account, pooled,
+                                                                                   quickpay, path):
+    sign_in_as(client, busy_account, quickpay=quickpay)
+    with counting_statements() as first:
+        assert client.get(path).status_code == 200
+    assert any(sql.startswith("PREPARE ") for sql in first)
+    executed = statements_of(client, path)
+    assert len(executed) <= BUDGET and not any(sql.startswith("PREPARE ") for sql in executed), "\n".join(executed)
+    assert sum(sql.startswith("EXECUTE ") for sql in executed) >= 3  # the session, its touch, the facts
