@@ -52,10 +52,14 @@ def _date(context, value, style: str = "long", tz: str | ZoneInfo | None = None)
     return i18n.format_date(value, style, tz, context.get("lang"))
 
 
-def environment(globals: Mapping[str, Any] | None = None) -> jinja2.Environment:
-    """A Jinja environment over the templates folder, with POPS's filters and the given globals."""
+def environment(globals: Mapping[str, Any] | None = None, *, auto_reload: bool = True) -> jinja2.Environment:
+    """A Jinja environment over the templates folder, with POPS's filters and the given globals.
+
+    Without `auto_reload` a template is read once: no file check on every render (the server's pages).
+    """
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
+        auto_reload=auto_reload,
         autoescape=jinja2.select_autoescape(default=True),
         extensions=["jinja2.ext.i18n"],
         trim_blocks=True,

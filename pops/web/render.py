@@ -10,7 +10,7 @@ from . import cookies, forms
 from .htmx import htmx
 from .session_warning import warning_context
 
-env = templating.environment(globals={"session_warning": warning_context})
+env = templating.environment(globals={"session_warning": warning_context}, auto_reload=False)
 
 
 def render(
