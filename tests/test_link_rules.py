@@ -8,7 +8,7 @@ import pytest
 
 from pops import clock, links
 from pops.audit import POPS
-from pops.models import AuditLog, Link, Throttle
+from pops.models import AuditLog, Link, PatientSession, Throttle
 
 from factories import make_statement
 
@@ -73,3 +73,16 @@ def test_throttling_is_recorded_by_pops_with_its_figures_and_counted_on_the_firs
     log = AuditLog.get(AuditLog.action == "link_throttled")
     assert (log.actor, log.staff_id, log.guarantor_id) == (POPS, None, None)
     assert log.detail == "60 unknown or forged codes within 10 minutes; refused for 10 minutes"
+
+
+def test_opening_a_link_starts_a_quickpay_session_from_its_address_and_browser(guarantor):
+    code, link = links.mint(guarantor, "email", SECRET, max_uses=1)
+    result, token = links.open_quickpay(code, SECRET, ip="198.51.100.7", user_agent="Phone Browser 1.0")
+    assert result.ok and token
+    session = PatientSession.get(PatientSession.link == link)
+    assert (session.ip, session.user_agent, session.quickpay, session.origin) == (
+        "198.51.100.7", "Phone Browser 1.0", True, "email_link")
+    assert links.open_quickpay(code, SECRET, ip="198.51.100.7") == (links.Redemption("used_up", Link.get()), "")
+    other, _ = links.mint(guarantor, "sms", SECRET)
+    links.open_quickpay(other, SECRET, ip="198.51.100.8")
+    assert PatientSession.get(PatientSession.ip == "198.51.100.8").user_agent == ""
