@@ -175,3 +175,15 @@ def test_the_pay_form_asks_whether_to_store_the_card(browser, account, stripe_se
     assert params["payment_intent_data"]["setup_future_usage"] == "off_session"
     assert params["customer"].startswith("cus_")
     assert Transaction.select().count() == 0
+
+
+def test_an_attempt_stripe_cannot_see_is_left_alone_or_to_staff_never_a_crash(browser, account, stripe_server):
+    session_id, key = checkout(browser, account)
+    PaymentAttempt.update(gateway_checkout="cs_test_unknown_to_stripe").execute()
+    clock.advance(LATER)
+    assert payments.settle_pending(browser.app.state.gateway) == {"unreachable": 1}  # asked again next time
+    assert "Confirming your payment" in browser.get(f"/pay/result/{key}").text
+    PaymentAttempt.update(live=True).execute()  # made with the live key; this is the test-mode one
+    payments.settle_pending(browser.app.state.gateway)
+    attempt = PaymentAttempt.get()
+    assert attempt.needs_review and attempt.status == "pending"

@@ -85,6 +85,13 @@ class StripeGateway:
 
     # --- the calls ------------------------------------------------------------------------
 
+    def _retrieve(self, method, *args, **kwargs):
+        """A look-up by id: an object Stripe does not know is GatewayUnavailable too (asked again later), never a crash."""
+        try:
+            return self._call(method, *args, **kwargs)
+        except stripe.InvalidRequestError as exc:
+            raise GatewayUnavailable(f"Stripe could not find it: {exc.user_message or exc}") from exc
+
     def _call(self, method, *args, **kwargs):
         """One API call; no answer (or a rate limit, or Stripe's own trouble) is GatewayUnavailable."""
         try:
@@ -164,6 +171,9 @@ class StripeGateway:
         attempt = self._attempt(key)
         if attempt is None:
             return None
+        if attempt.live != self.live:  # made with the other mode's key (test before live): this key cannot see it
+            PaymentAttempt.update(needs_review=True).where(PaymentAttempt.id == attempt.id).execute()
+            return ChargeResult(key=key, status=ChargeResult.OPEN, amount=attempt.amount)
         if not attempt.gateway_checkout:
             if clock.now() - attempt.created_at > REPLAY_WINDOW:  # Stripe has forgotten the key: a replay would charge anew
                 PaymentAttempt.update(needs_review=True).where(PaymentAttempt.id == attempt.id).execute()
@@ -177,7 +187,7 @@ class StripeGateway:
             attempt = self._attempt(key)
         if attempt.gateway_checkout.startswith("pi_"):
             return self._intent_result(attempt, self._intent(attempt.gateway_checkout))
-        session = self._call(self.client.v1.checkout.sessions.retrieve, attempt.gateway_checkout,
+        session = self._retrieve(self.client.v1.checkout.sessions.retrieve, attempt.gateway_checkout,
                              {"expand": ["payment_intent", "payment_intent.latest_charge"]})
         return self._session_result(attempt, session)
 
@@ -271,7 +281,7 @@ class StripeGateway:
     def _intent(self, intent):
         """A PaymentIntent with its latest charge expanded (retrieved when `intent` is only its id)."""
         if isinstance(intent, str) or not isinstance(field(intent, "latest_charge"), (dict, type(None))):
-            intent = self._call(self.client.v1.payment_intents.retrieve, ident(intent), {"expand": ["latest_charge"]})
+            intent = self._retrieve(self.client.v1.payment_intents.retrieve, ident(intent), {"expand": ["latest_charge"]})
         return intent
 
     def _session_result(self, attempt: PaymentAttempt, session) -> ChargeResult:
@@ -290,7 +300,7 @@ class StripeGateway:
         if status == "succeeded":
             charge = field(intent, "latest_charge")
             if isinstance(charge, str):
-                charge = self._call(self.client.v1.charges.retrieve, charge)
+                charge = self._retrieve(self.client.v1.charges.retrieve, charge)
             card = charge_details(charge)
             stored = None
             method = ident(field(intent, "payment_method"))
