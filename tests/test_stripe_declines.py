@@ -187,3 +187,14 @@ def test_an_attempt_stripe_cannot_see_is_left_alone_or_to_staff_never_a_crash(br
     payments.settle_pending(browser.app.state.gateway)
     attempt = PaymentAttempt.get()
     assert attempt.needs_review and attempt.status == "pending"
+
+
+def test_pops_jobs_lists_the_attempt_left_to_staff(browser, account, stripe_server):
+    from pops.jobs import listing
+
+    stripe_server.drop_next("checkout.session", created=False)
+    sign_in_as(browser, account)
+    start(browser)
+    clock.advance(dt.timedelta(hours=25))
+    payments.settle_pending(browser.app.state.gateway)
+    assert "needs staff review" in listing.text(limit=10)

@@ -34,7 +34,9 @@ def text(limit: int = 50) -> str:
     lines.append(f"Messages not sent ({len(unsent)}{'+' if len(unsent) == limit else ''}):")
     lines += [_message_line(m) for m in unsent] or ["  none"]
     lines.append(f"Payments not settled ({len(attempts)}{'+' if len(attempts) == limit else ''}):")
-    lines += [f"  {a.key[:12]}… {a.status}, updated {_stamp(a.updated_at)}" for a in attempts] or ["  none"]
+    lines += [f"  {a.key[:12]}… {a.status}, updated {_stamp(a.updated_at)}"
+              + (" (needs staff review: the gateway never answered about it)" if a.needs_review else "")
+              for a in attempts] or ["  none"]
     return "\n".join(lines)
 
 
