@@ -108,3 +108,16 @@ def test_a_dispute_flags_the_receipt_for_staff_and_changes_no_balance(stripe_app
     assert ledger.balances_for(account).current_balance == balance and Receipt.get_by_id(receipt.id).status == "paid"
     # the patient sees nothing of it
     assert "ispute" not in browser.get("/receipts").text
+
+
+def test_a_dispute_naming_only_its_charge_flags_the_receipt_too(browser, account, stripe_server):
+    receipt = _paid(browser, account, stripe_server)
+    dispute = stripe_server.open_dispute(_intent(receipt))
+    event = stripe_server.events("charge.dispute.created")[-1]
+    stripe_server.release_events()  # not this one: it is sent below, without its payment_intent
+    Receipt.update(dispute_status="").execute()
+    bare = {**event, "id": "evt_dispute_charge_only",
+            "data": {"object": {**event["data"]["object"], "payment_intent": None}}}
+    assert dispute["charge"].startswith("ch_")
+    assert stripe_server.webhooks.send(bare) == 200
+    assert Receipt.get_by_id(receipt.id).dispute_status == "needs_response"

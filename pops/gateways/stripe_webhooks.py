@@ -156,7 +156,11 @@ def refund_changed(gateway, refund, event) -> Callable | None:
 
 def dispute(gateway, obj, event) -> Callable | None:
     """charge.dispute.created / closed: the receipt is flagged (staff see it); no balance changes."""
-    sale = _sale(ident(field(obj, "payment_intent")))
+    intent = ident(field(obj, "payment_intent"))
+    if not intent and field(obj, "charge"):  # a dispute naming only its charge: the charge names the payment
+        charge = gateway._retrieve(gateway.client.v1.charges.retrieve, ident(field(obj, "charge")))
+        intent = ident(field(charge, "payment_intent"))
+    sale = _sale(intent)
     if sale is None:
         return None
     status = str(field(obj, "status") or "needs_response")
