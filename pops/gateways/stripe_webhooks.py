@@ -118,7 +118,7 @@ def charge_refunded(gateway, charge, event) -> Callable | None:
     sale = _sale(ident(field(charge, "payment_intent")))
     if sale is None:
         return None
-    listed = gateway.client.v1.refunds.list({"payment_intent": sale.number, "limit": 100})
+    listed = gateway._retrieve(gateway.client.v1.refunds.list, {"payment_intent": sale.number, "limit": 100})
     outside = [r for r in listed.data if r.status in ("succeeded", "pending")
                and not field(field(r, "metadata"), "pops_refund")]  # POPS's own are recorded by POPS
 
