@@ -89,6 +89,7 @@ class AccountDetail:
     history_all: bool
     history_paid_hidden: int  # visits left out of the history because nothing is owed on them
     collections: list[Visit]
+    plan: ledger.PlanSummary | None = None  # the live payment plan, read with the account
 
 
 def _spread(rows: list[ServiceLine], column: str, amount: Decimal) -> None:
@@ -223,6 +224,7 @@ def account_detail(guarantor: Guarantor, *, history_all: bool = False) -> Accoun
         history_all=history_all,
         history_paid_hidden=len(before) - len(shown),
         collections=[v for v in collections if v.is_open],
+        plan=account.plan,
     )
 
 

@@ -22,12 +22,24 @@ def _money(cents: object) -> Decimal:
 
 
 @dataclass(frozen=True)
+class PlanSummary:
+    """A live payment plan as Home and Account show it (pops.plans keeps the plan itself)."""
+
+    status: str  # PaymentPlan's: active, on_hold, past_due
+    next_date: dt.date | None
+    next_amount: Decimal | None
+    paid: Decimal  # the first payment and the instalments paid
+    remaining: Decimal  # the instalments still scheduled
+
+
+@dataclass(frozen=True)
 class Account:
     """One account as one statement reads it: what the money rules need, and what the pages show beside."""
 
     facts: balances.AccountFacts
     statements: tuple[Statement, ...]  # the account's statements (rows), by date
     applied: dict[int, dict[str, Decimal]]  # POPS's payments per encounter id and line ("" for none)
+    plan: PlanSummary | None = None  # the live payment plan, if any
 
     def latest_statement(self) -> Statement | None:
         """The most recent statement (the money rules' choice: by date, numbers compared naturally)."""
@@ -64,7 +76,17 @@ SELECT 'r', r."guarantor_id", NULL, NULL, r."received_date", NULL, SUM(r."amount
        NULL
   FROM "receipt" AS r WHERE r."guarantor_id" IN ({ids}) AND {pops_receipt}
  GROUP BY r."guarantor_id", r."received_date"
+UNION ALL
+SELECT 'f', p."guarantor_id", p."id", p."status", NULL, NULL, a."amount", NULL, NULL, NULL
+  FROM "payment_plan" AS p JOIN "payment_attempt" AS a ON a."id" = p."first_attempt_id"
+ WHERE p."guarantor_id" IN ({ids}) AND p."status" IN (?, ?, ?)
+UNION ALL
+SELECT 'p', p."guarantor_id", p."id", i."status", i."due_date", NULL, i."amount", NULL, NULL, NULL
+  FROM "instalment" AS i JOIN "payment_plan" AS p ON p."id" = i."plan_id"
+ WHERE p."guarantor_id" IN ({ids}) AND p."status" IN (?, ?, ?)
 """
+# A live plan's statuses (pops.plans.tables.PaymentPlan.LIVE): its first payment ("f") and instalments ("p").
+_LIVE_PLAN = ("active", "on_hold", "past_due")
 # POPS's own receipts whose money counts in POPS (not yet carried by the PM system's lines).
 _POPS_RECEIPT_SQL = ('r."source" = ? AND r."imported" = ? AND r."posted_back" = ? AND r."status" IN ({})'
                      .format(", ".join("?" * len(COUNTED_STATUSES))))
@@ -79,7 +101,7 @@ def _facts_sql(ids: int) -> str:
 
 def _facts_params(ids: list[int]) -> tuple:
     return (*ids, *ids, ReceiptApplication.POPS, *_POPS_RECEIPT_PARAMS, *ids, *ids, "patient_payment",
-            *ids, *_POPS_RECEIPT_PARAMS)
+            *ids, *_POPS_RECEIPT_PARAMS, *ids, *_LIVE_PLAN, *ids, *_LIVE_PLAN)
 
 
 def read_account(guarantor: Guarantor) -> Account:
@@ -125,6 +147,8 @@ def _read(guarantors: list[Guarantor]) -> dict[int, Account]:
     statements: dict[int, list[Statement]] = defaultdict(list)
     line_payments: dict[int, list[balances.PaymentFacts]] = defaultdict(list)
     pops_payments: dict[int, list[balances.PaymentFacts]] = defaultdict(list)
+    plan_heads: dict[int, tuple[str, Decimal]] = {}
+    plan_rows: dict[int, list[tuple[dt.date, str, Decimal]]] = defaultdict(list)
     for kind, gid, row_id, text, day, due, cents, cents2, flag, at in db.execute(sql, _facts_params(ids)):
         if kind == "e":
             encounters[gid].append((_day(day), row_id, text, int(cents), int(cents2), bool(flag)))
@@ -139,8 +163,12 @@ def _read(guarantors: list[Guarantor]) -> dict[int, Account]:
         elif kind == "l":
             # Patient payment lines are negative in the ledger; a payment received is positive here.
             line_payments[gid].append(balances.PaymentFacts(date=_day(day), amount=-_money(cents)))
-        else:
+        elif kind == "r":
             pops_payments[gid].append(balances.PaymentFacts(date=_day(day), amount=_money(cents)))
+        elif kind == "f":
+            plan_heads[gid] = (text, _money(cents))
+        else:
+            plan_rows[gid].append((_day(day), text, _money(cents)))
     found = {}
     for g in guarantors:
         mine = applied[g.id]
@@ -167,8 +195,19 @@ def _read(guarantors: list[Guarantor]) -> dict[int, Account]:
             ),
             statements=tuple(rows),
             applied={encounter_id: dict(lines) for encounter_id, lines in mine.items()},
+            plan=_plan(plan_heads.get(g.id), plan_rows[g.id]),
         )
     return found
+
+
+def _plan(head: tuple[str, Decimal] | None, rows: list[tuple[dt.date, str, Decimal]]) -> PlanSummary | None:
+    if head is None:
+        return None
+    status, first = head
+    scheduled = sorted((day, amount) for day, state, amount in rows if state == "scheduled")
+    paid = first + sum((amount for _, state, amount in rows if state == "paid"), ZERO)
+    return PlanSummary(status, scheduled[0][0] if scheduled else None, scheduled[0][1] if scheduled else None,
+                       paid, sum((amount for _, amount in scheduled), ZERO))
 
 
 def balances_for(guarantor: Guarantor, account: Account | None = None) -> balances.Balances:

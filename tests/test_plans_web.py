@@ -356,3 +356,21 @@ def test_the_patient_pays_the_next_instalment_now_and_then_the_rest(client, plan
     run_jobs(app)
     assert PaymentPlan.get().status == "completed"
     assert PlanNotice.get(PlanNotice.kind == "completed")
+
+
+def test_the_payment_plans_report_and_its_csv(client, plan, staff, app):
+    from http_helpers import staff_login
+
+    clock.freeze(dt.datetime(2026, 12, 15, 16, 0, tzinfo=dt.timezone.utc))
+    run_jobs(app)
+    staff_login(client, staff)
+    page = client.get("/staff/reports/plans").text
+    assert re.search(r'data-testid="plans-count-active">1<', page)
+    assert re.search(r'data-testid="plans-collected">\$200.00<', page)
+    assert re.search(r'data-testid="plans-scheduled">\$100.00<', page)
+    assert "A1001" in page
+    assert "No payment plans." in client.get("/staff/reports/plans?status=cancelled").text
+    csv = client.get("/staff/reports/plans.csv?group=RFM")
+    assert csv.headers["content-type"].startswith("text/csv")
+    assert csv.text.splitlines()[1].startswith("A1001,Maria Lopez,RFM,active,")
+    assert ",300.00,200.00,100.00,2027-01-15" in csv.text

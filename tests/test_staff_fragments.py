@@ -30,6 +30,7 @@ PAGES = {
     "/staff/batches/{id:int}/close": "/staff/batches/{batch}/close",
     "/staff/reports/payments": "/staff/reports/payments?from=2026-11-23&to=2026-11-23",
     "/staff/reports/sessions": "/staff/reports/sessions?from=2026-11-23&to=2026-11-23",
+    "/staff/reports/plans": "/staff/reports/plans?status=active",
     "/staff/requests": "/staff/requests?show=all",
     "/staff/receipts/{number}": "/staff/receipts/R-1001",
     "/staff/admin": "/staff/admin?error=self",
@@ -40,7 +41,7 @@ PAGES = {
 }
 # GET routes that are no page: redirects and downloads (the sign-in page is asked signed out, below).
 NOT_PAGES = {"/staff", "/staff/login", "/staff/mirror/end", "/staff/batches/{id:int}.csv",
-             "/staff/reports/payments.csv", "/staff/reports/sessions.csv"}
+             "/staff/reports/payments.csv", "/staff/reports/sessions.csv", "/staff/reports/plans.csv"}
 
 
 @pytest.fixture

@@ -53,6 +53,12 @@ def active(guarantor: Guarantor) -> Autopay | None:
     return Autopay.select().where((Autopay.guarantor == guarantor) & Autopay.ended_at.is_null()).first()
 
 
+def latest(guarantor: Guarantor) -> Autopay | None:
+    """The guarantor's autopay in force, else the latest one stopped."""
+    return (Autopay.select().where(Autopay.guarantor == guarantor)
+            .order_by(Autopay.ended_at.is_null().desc(), Autopay.id.desc()).first())
+
+
 def authorisation(guarantor: Guarantor, cap: Decimal, notice: str, card: StoredCard | None, *, base_url: str) -> str:
     group = guarantor.group
     return AUTHORISATION.format(

@@ -61,8 +61,9 @@ def latest(guarantor: Guarantor) -> PlanView | None:
 
 
 def history(guarantor: Guarantor) -> list[AuditLog]:
-    """The plan rows of the audit log: started, on hold, past due, completed, cancelled."""
-    return list(AuditLog.select().where((AuditLog.guarantor == guarantor) & AuditLog.action.startswith("plan_"))
+    """The plan and autopay rows of the audit log: started, on hold, past due, completed, cancelled, autopay on/off."""
+    return list(AuditLog.select().where((AuditLog.guarantor == guarantor) & (
+        AuditLog.action.startswith("plan_") | AuditLog.action.startswith("autopay_")))
                 .order_by(AuditLog.id.desc()).limit(50))
 
 

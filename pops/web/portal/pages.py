@@ -47,6 +47,7 @@ def home(request: Request, session: PatientSession) -> Response:
         balances=figures,
         eligibility=ledger.eligibility_for(guarantor, figures),
         pending=pending,
+        plan=account.plan,
         current=current,
         # the "New" rule, as the Statements list asks it (only the latest statement can be New)
         unopened=current if current is not None and portal_lists.is_new(current, account.facts) else None,
