@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from pops import clock, ledger
-from pops.gateways.sandbox_tables import SandboxCharge
+from pops.gateways.sandbox_tables import SandboxCardToken, SandboxCharge
 from pops.jobs import runner
 from pops.models import AuditLog, Encounter, Group, Guarantor, OutboxMessage, PaymentAttempt, Receipt, StoredCard
 from pops.plans.tables import Instalment, PaymentPlan, PlanNotice, PlanOffer, TextConsent
@@ -276,8 +276,6 @@ def test_escrow_puts_the_plan_on_hold_and_nothing_is_charged(plan, app):
 
 
 def test_a_declined_instalment_is_retried_once_3_days_later_then_past_due(plan, app):
-    from pops.gateways.sandbox_tables import SandboxCardToken
-
     SandboxCardToken.update(behaviour="declined").execute()
     clock.freeze(dt.datetime(2026, 12, 15, 16, 0, tzinfo=dt.timezone.utc))
     assert run_jobs(app)["plans_declined"] == 1
@@ -374,3 +372,47 @@ def test_the_payment_plans_report_and_its_csv(client, plan, staff, app):
     assert csv.headers["content-type"].startswith("text/csv")
     assert csv.text.splitlines()[1].startswith("A1001,Maria Lopez,RFM,active,")
     assert ",300.00,200.00,100.00,2027-01-15" in csv.text
+
+
+def test_a_plan_charged_through_a_year_with_a_moved_clock(client, plans_on, guarantor, app):
+    owe(guarantor, "300.00", "300.00")
+    sign_in_as(client, guarantor)
+    hosted(client, agree(client, texts="no", months="12", day="31"))
+    plan = PaymentPlan.get()
+    dates = [i.due_date for i in plan.instalments.order_by(Instalment.number)]
+    assert dates[0] == dt.date(2026, 12, 31) and dt.date(2027, 2, 28) in dates and dates[-1] == dt.date(2027, 10, 31)
+    day = dt.datetime(2026, 12, 1, 16, 0, tzinfo=dt.timezone.utc)
+    while day < dt.datetime(2027, 12, 1, tzinfo=dt.timezone.utc):  # every day for a year, the job's round
+        clock.freeze(day)
+        run_jobs(app)
+        day += dt.timedelta(days=1)
+    paid = PaymentAttempt.select().where(PaymentAttempt.entrance == "plan")
+    assert paid.count() == 11 and all(a.status == "paid" and a.amount == D("25.00") for a in paid)
+    assert [a.receipt.received_date for a in paid.order_by(PaymentAttempt.id)] == dates
+    assert PaymentPlan.get().status == "completed"
+    assert ledger.balances_for(guarantor).current_balance == D("0.00")
+    assert PlanNotice.select().where(PlanNotice.kind == "reminder").count() == 11
+
+
+def test_a_declined_card_fixed_with_another_card(client, plan, app):
+    SandboxCardToken.update(behaviour="declined").execute()
+    for day in (15, 18):  # declined, then declined again on the retry: past due
+        clock.freeze(dt.datetime(2026, 12, day, 16, 0, tzinfo=dt.timezone.utc))
+        run_jobs(app)
+    assert PaymentPlan.get().status == "past_due"
+    old_card = PaymentPlan.get().stored_card_id
+    sign_in_as(client, plan.guarantor)  # days later: a new visit
+    page = client.get("/pay/plan").text
+    assert "Pay it with another card" in page
+    form = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"',
+                           page[page.index('action="/pay/plan/new-card"'):]))
+    response = post_form(client, "/pay/plan/new-card", form)
+    assert response.status_code == 303
+    done = hosted(client, response, "5555 5555 5555 4444")
+    assert "this card now pays your plan" in done.text
+    fixed = PaymentPlan.get()
+    assert fixed.status == "active" and fixed.stored_card_id != old_card and fixed.stored_card.last4 == "4444"
+    assert Instalment.get(Instalment.number == 1).status == "paid"
+    clock.freeze(dt.datetime(2027, 1, 15, 16, 0, tzinfo=dt.timezone.utc))
+    assert run_jobs(app)["plans_charged"] == 1  # the next instalment, on the new card
+    assert PaymentPlan.get().status == "completed"

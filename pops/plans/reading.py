@@ -72,7 +72,16 @@ def offer_for(key: str, guarantor: Guarantor) -> tuple[PlanOffer | None, Payment
     offer = PlanOffer.get_or_none((PlanOffer.key == key) & (PlanOffer.guarantor == guarantor))
     if offer is None:
         return None, None, None
-    return offer, PaymentPlan.get_or_none(PaymentPlan.offer == offer), PaymentAttempt.get_or_none(PaymentAttempt.key == key)
+    attempt = PaymentAttempt.get_or_none(PaymentAttempt.key == key)
+    card_for = json.loads(offer.terms).get("card_for_plan")
+    if card_for is not None:  # a new card for a plan: the plan, once its payment is paid
+        paid = attempt is not None and attempt.status == PaymentAttempt.PAID
+        return offer, PaymentPlan.get_or_none(PaymentPlan.id == card_for) if paid else None, attempt
+    return offer, PaymentPlan.get_or_none(PaymentPlan.offer == offer), attempt
+
+
+def is_new_card(offer: PlanOffer) -> bool:
+    return "card_for_plan" in json.loads(offer.terms)
 
 
 def cancel(guarantor: Guarantor, who, reason: str, *, ip: str = "", base_url: str = "") -> str | None:

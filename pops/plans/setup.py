@@ -24,6 +24,8 @@ from .tables import Instalment, PaymentPlan, PlanOffer
 AUTHORISATION_VERSION = "plan-en-1"
 MSG_AGREE = N_("Please tick the box to agree to the payment plan.")
 MSG_MIRROR = N_("The patient agrees to a payment plan on their own device: staff cannot agree for them.")
+MSG_NO_PLAN = N_("You have no active payment plan.")
+MSG_NOTHING_LEFT = N_("Nothing is left to pay on your plan.")
 MSG_CHANGED = N_("Your balance changed since the schedule was shown. Please check the new schedule.")
 
 AUTHORISATION = N_(
@@ -118,6 +120,48 @@ def start(gateway, session: PatientSession, *, key: str, seq: int, account: str,
         store_card=True, return_url=f"{base_url.rstrip('/')}/pay/plan/return/{key}")
 
 
+def start_new_card(gateway, session: PatientSession, *, key: str, seq: int, account: str,
+                   base_url: str) -> payments.Started:
+    """The patient pays their next instalment on the gateway's page with another card, which becomes the
+    plan's card (how a declined card is fixed, and a past-due plan starts again)."""
+    if session.staff_id:
+        raise PlanRefused(MSG_MIRROR)
+    existing = PlanOffer.get_or_none(PlanOffer.key == key)
+    if existing is None:
+        plan = live_plan(session.guarantor)
+        if plan is None:
+            raise PlanRefused(MSG_NO_PLAN)
+        instalment = plan.instalments.where(Instalment.status == Instalment.SCHEDULED).order_by(Instalment.number).first()
+        if instalment is None:
+            raise PlanRefused(MSG_NOTHING_LEFT)
+        amount = min(instalment.amount, ledger.balances_for(session.guarantor).current_balance)
+        PlanOffer.create(key=key, guarantor=session.guarantor, terms=json.dumps({
+            "base_url": base_url, "card_for_plan": plan.id, "instalment": instalment.id,
+            "payments": [[clock.today(session.group.timezone).isoformat(), str(amount)]]}),
+            authorisation=plan.offer.authorisation, authorisation_version=plan.offer.authorisation_version)
+    else:
+        amount = Decimal(json.loads(existing.terms)["payments"][0][1])
+    return payments.start_or_resume(
+        gateway, session, key=key, seq=seq, account=account, choice=PaymentAttempt.OTHER, other=str(amount),
+        store_card=True, return_url=f"{base_url.rstrip('/')}/pay/plan/return/{key}")
+
+
+def _new_card(offer: PlanOffer, attempt: PaymentAttempt, card: StoredCard | None) -> PaymentPlan | None:
+    """A paid instalment on another card: the instalment is paid, the card is the plan's from now on."""
+    terms = json.loads(offer.terms)
+    plan = PaymentPlan.get_or_none(PaymentPlan.id == terms["card_for_plan"])
+    if plan is None:
+        return None
+    Instalment.update(status=Instalment.PAID, paid_at=clock.now(), amount=attempt.amount, attempt=attempt).where(
+        (Instalment.id == terms["instalment"]) & (Instalment.status == Instalment.SCHEDULED)).execute()
+    if card is not None:
+        PaymentPlan.update(stored_card=card, status=PaymentPlan.ACTIVE).where(
+            (PaymentPlan.id == plan.id) & PaymentPlan.status.in_(PaymentPlan.LIVE)).execute()
+    audit(None, "plan_card_changed", attempt.guarantor, f"plan {plan.id}: " + (
+        f"{card.brand} ••{card.last4}" if card else "paid, no card kept"), actor=POPS)
+    return plan
+
+
 def started(attempt: PaymentAttempt, stored_card_token: str | None) -> PaymentPlan | None:
     """Called as the first payment is recorded paid (inside its transaction): the offer becomes a plan.
 
@@ -128,6 +172,8 @@ def started(attempt: PaymentAttempt, stored_card_token: str | None) -> PaymentPl
         return None
     guarantor = attempt.guarantor
     card = StoredCard.get_or_none(StoredCard.gateway_token == stored_card_token) if stored_card_token else None
+    if "card_for_plan" in offer.terms:
+        return _new_card(offer, attempt, card)
     if card is None or live_plan(guarantor) is not None:
         audit(None, "plan_not_started", guarantor, f"{attempt.key[:12]}: " + ("no card kept" if card is None else
               "a plan is already live"), actor=POPS)

@@ -29,7 +29,8 @@ def _setup_page(request: Request, session: PatientSession, *, error: str | None 
     group = session.group
     current = reading.latest(session.guarantor)
     context = page(session, "Pay over time", active="/pay", error=error, notice=notice, values=values or {"day": "1"},
-                   current=current, months=range(2, group.plan_max_months + 1))
+                   current=current, months=range(2, group.plan_max_months + 1), key=payments.new_key(),
+                   seq=session.guarantor.payment_seq)
     return render(request, "portal/plans/page.html", context, status_code=status_code)
 
 
@@ -99,7 +100,8 @@ def done(request: Request, session: PatientSession) -> Response:
         attempt = payments.refresh(request.app.state.gateway, attempt)
         offer, plan, attempt = reading.offer_for(request.path_params["key"], session.guarantor)
     return render(request, "portal/plans/done.html", page(
-        session, "Payment plan", active="/pay", plan=reading.view(plan) if plan else None, attempt=attempt))
+        session, "Payment plan", active="/pay", plan=reading.view(plan) if plan else None, attempt=attempt,
+        new_card=reading.is_new_card(offer)))
 
 
 @patient_page
@@ -121,6 +123,24 @@ def pay_next(request: Request, form: FormData, session: PatientSession) -> Respo
 
 
 @patient_form
+def new_card(request: Request, form: FormData, session: PatientSession) -> Response:
+    """The next instalment on the gateway's page with another card, kept as the plan's card."""
+    key = str(form.get("key", ""))
+    try:
+        seq = int(str(form.get("seq", "")))
+        if not 20 <= len(key) <= 64:
+            raise ValueError(key)
+        started = setup.start_new_card(request.app.state.gateway, session, key=key, seq=seq,
+                                       account=str(form.get("account", "")),
+                                       base_url=request.app.state.settings.base_url)
+    except ValueError:
+        return _setup_page(request, session, error=payments.MSG_STALE, status_code=400)
+    except (PlanRefused, payments.PaymentRefused) as refusal:
+        return _setup_page(request, session, error=str(refusal), status_code=400)
+    return redirect(started.redirect or f"/pay/plan/done/{key}")
+
+
+@patient_form
 def cancel(request: Request, form: FormData, session: PatientSession) -> Response:
     problem = reading.cancel(session.guarantor, session, "", base_url=request.app.state.settings.base_url)
     if problem:
@@ -137,5 +157,6 @@ routes = [
     Route("/pay/plan/done/{key}", done),
     Route("/pay/plan/authorisation", authorisation),
     Route("/pay/plan/pay-next", pay_next, methods=["POST"]),
+    Route("/pay/plan/new-card", new_card, methods=["POST"]),
     Route("/pay/plan/cancel", cancel, methods=["POST"]),
 ]
