@@ -6,7 +6,7 @@ import datetime as dt
 from decimal import Decimal
 
 from pops import batches, clock
-from pops.models import Receipt, ReferenceBatch
+from pops.models import Receipt, ReferenceBatch, Transaction
 
 from factories import at, make_encounter, pay, refund
 
@@ -120,3 +120,57 @@ def test_totals_by_card_type_count_each_row_once(guarantor, staff):
     }
     assert list(result.by_card_type) == ["Apple Pay", "Visa"]
     assert (result.overall.count, result.overall.net) == (4, D("50.00"))
+
+
+def test_two_declines_count_two_and_a_stray_decline_amount_shows_in_the_payments(guarantor):
+    paid = pay(guarantor, "R-1", "10.00", at(2026, 11, 23, 15, 0))
+    pay(guarantor, "R-2", "0.00", at(2026, 11, 23, 15, 1), status="unsuccessful")
+    pay(guarantor, "R-3", "2.00", at(2026, 11, 23, 15, 2), status="unsuccessful")  # never written by POPS: shown
+    overall = batches.totals(batches.rows_for(paid.batch)).overall
+    assert (overall.unsuccessful_count, overall.payment_count, overall.payments) == (2, 1, D("12.00"))
+
+
+def test_a_receipt_in_no_batch_exports_with_the_batch_columns_empty(guarantor):
+    pay(guarantor, "R-1", "0.00", at(2026, 11, 23, 15, 0), status="unsuccessful", batch=False)
+    row, = batches.build_rows(batches.receipt_query(), [])
+    assert (row.batch_id, row.batch_date, row.post_date) == (None, None, None)
+    assert row.csv_values()[:3] == ["", "", "R-1"]
+
+
+def test_refund_rows_follow_when_the_refunds_happened_not_the_order_they_were_written(guarantor, staff):
+    receipt = pay(guarantor, "R-1", "80.00", at(2026, 11, 23, 15, 0))
+    refund(receipt, "60.00", at(2026, 11, 23, 17, 0), staff, number="re_late", refund_number="R-1-R2")
+    refund(receipt, "20.00", at(2026, 11, 23, 16, 0), staff, number="re_early", refund_number="R-1-R1")
+    assert [(r[0], r[4]) for r in rows(receipt.batch)] == [
+        ("R-1", "refunded"), ("R-1-R1", "partially_refunded"), ("R-1-R2", "refunded")]
+
+
+def test_an_application_of_nothing_stays_with_the_payment(guarantor, staff):
+    visit = make_encounter(guarantor, "E100")
+    receipt = pay(guarantor, "R-1", "30.00", at(2026, 11, 23, 15, 0),
+                  apps=[(visit, "1", "30.00"), (visit, "2", "0.00")])
+    refund(receipt, "30.00", at(2026, 11, 23, 16, 0), staff, number="re_1", refund_number="R-1-R1",
+           apps=[(visit, "1", "-30.00")])
+    assert [r[5] for r in rows(receipt.batch)] == ["E100:1:30.00;E100:2:0.00", "E100:1:-30.00"]
+
+
+def test_a_refund_row_names_its_receipt_and_practice_and_a_refund_no_staff_member_made(guarantor):
+    """A refund made in the gateway's dashboard has no staff member: the row says "patient", as for a payment."""
+    receipt = pay(guarantor, "R-1", "30.00", at(2026, 11, 23, 15, 0))
+    Transaction.delete().where(Transaction.receipt == receipt).execute()  # the sale's record is gone
+    Transaction.create(receipt=receipt, number="re_dash", kind="refund", amount=D("5.00"),
+                       created_at=at(2026, 11, 23, 16, 0), refund_receipt_number="R-1-R1")  # no staff, no batch
+    payment, = batches.build_rows(batches.receipt_query(), [])
+    assert (payment.transaction, payment.group_name, payment.receipt_number) == ("", "Riverside Family Medicine", "R-1")
+    row, = batches.build_rows([], batches.refund_query())
+    assert (row.taken_by, row.group_name, row.receipt_number, row.batch_id, row.batch_date, row.post_date,
+            row.applications) == ("patient", "Riverside Family Medicine", "R-1", None, None, None, "")
+
+
+def test_a_refund_rows_post_date_is_the_practices_day_of_the_close(guarantor, staff):
+    receipt = pay(guarantor, "R-1", "30.00", at(2026, 11, 23, 15, 0))
+    refund(receipt, "5.00", at(2026, 11, 23, 16, 0), staff, number="re_1", refund_number="R-1-R1")
+    clock.freeze(at(2026, 11, 24, 5, 59))  # 23:59 in Chicago
+    batches.close(receipt.batch, staff)
+    assert [(r.kind, r.post_date) for r in batches.rows_for(ReferenceBatch.get_by_id(receipt.batch_id))] == [
+        ("payment", dt.date(2026, 11, 23)), ("refund", dt.date(2026, 11, 23))]
