@@ -1,11 +1,13 @@
 """Mutation testing of the money rules (issue 14): mutmut on each module, its score, and the survivors.
 
-    nice -n 15 .venv/bin/python bench/mutation.py [MODULE ...] [--max-children 2] [--report]
+    nice -n 15 .venv/bin/python bench/mutation.py [MODULE ...] [--max-children 2] [--head] [--report]
 
 MODULE is one of money, balances, links, batches, payments (all by default), run one after the
 other. mutmut (configured in pyproject.toml, [tool.mutmut]) copies the project into mutants/ and
 runs, for each mutant, the selected tests that reach its function. `--report` runs nothing and
-reports the last results kept in mutants/.
+reports the last results kept in mutants/. `--head` runs on the last commit instead of the working
+tree (a clean export in var/mutation/, its own mutants/ inside): what a shared working tree holds
+half-done (someone else's edit in progress) then cannot fail the run.
 
 A module's score is killed / (mutants - equivalent): a surviving mutant counts against it unless
 bench/mutation_equivalents.md lists it with the reason it cannot be told apart from the code.
@@ -16,9 +18,12 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
+import io
 import re
+import shutil
 import subprocess
 import sys
+import tarfile
 import time
 from pathlib import Path
 
@@ -57,9 +62,24 @@ def equivalents() -> dict[str, str]:
     return found
 
 
-def results() -> dict[str, str]:
-    """Every mutant's status from the last runs kept in mutants/."""
-    out = subprocess.run([*MUTMUT, "results", "--all", "true"], cwd=ROOT, capture_output=True, text=True, check=True)
+def export_head() -> Path:
+    """The last commit's files in var/mutation/ (its mutants/ kept from run to run while the commit is the same)."""
+    where = ROOT / "var" / "mutation"
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    if (where / ".commit").exists() and (where / ".commit").read_text() == commit:
+        return where
+    shutil.rmtree(where, ignore_errors=True)
+    where.mkdir(parents=True)
+    archive = subprocess.run(["git", "archive", "HEAD"], cwd=ROOT, capture_output=True, check=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(where, filter="data")
+    (where / ".commit").write_text(commit)
+    return where
+
+
+def results(where: Path) -> dict[str, str]:
+    """Every mutant's status from the last runs kept in WHERE/mutants/."""
+    out = subprocess.run([*MUTMUT, "results", "--all", "true"], cwd=where, capture_output=True, text=True, check=True)
     return dict(line.strip().rsplit(": ", 1) for line in out.stdout.splitlines() if ": " in line)
 
 
@@ -86,22 +106,24 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("modules", nargs="*", metavar="MODULE", help=", ".join(MODULES))
     parser.add_argument("--max-children", type=int, default=2)
+    parser.add_argument("--head", action="store_true", help="run on the last commit, not the working tree")
     parser.add_argument("--report", action="store_true", help="report the last results, run nothing")
     args = parser.parse_args()
     modules = args.modules or list(MODULES)
     unknown = [m for m in modules if m not in MODULES]
     if unknown:
         parser.error(f"unknown module {unknown[0]!r}; one of {', '.join(MODULES)}")
+    where = export_head() if args.head else ROOT
     took = {}
-    (ROOT / "mutants").mkdir(exist_ok=True)
+    (where / "mutants").mkdir(exist_ok=True)
     if not args.report:
         for module in modules:
             started = time.monotonic()
-            with open(ROOT / "mutants" / f"bench-{module}.log", "w") as log:  # mutmut's own output
+            with open(where / "mutants" / f"bench-{module}.log", "w") as log:  # mutmut's own output
                 subprocess.run([*MUTMUT, "run", "--max-children", str(args.max_children), *MODULES[module]],
-                               cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, check=True)
+                               cwd=where, stdout=log, stderr=subprocess.STDOUT, check=True)
             took[module] = time.monotonic() - started
-    statuses, listed = results(), equivalents()
+    statuses, listed = results(where), equivalents()
     print()
     ok = all([report(module, statuses, listed) for module in modules])
     if took:
