@@ -1,6 +1,6 @@
 """Pay over time on a phone (390 px): from Pay to a plan in well under two minutes of clicks, with
 JavaScript on and off. The schedule's page and the plan's are kept as screenshots
-(test_payment_plan__review_js.png, __done_js.png, __review_nojs.png, __done_nojs.png)."""
+(test_payment_plan__review_*.png, __done_*.png, __home_*.png; js and nojs)."""
 from __future__ import annotations
 
 import re
@@ -76,6 +76,10 @@ def set_up_a_plan(page: Page, server, suffix: str) -> None:
     expect(page.get_by_test_id("plan-remaining")).to_have_text("$200.00")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390, "the plan scrolls sideways"
     keep_screenshot(page, f"done_{suffix}")
+    page.get_by_role("link", name="Home").first.click()
+    expect(page.get_by_test_id("plan-summary-remaining")).to_have_text("$200.00")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390, "Home scrolls sideways"
+    keep_screenshot(page, f"home_{suffix}")
     elapsed = time.monotonic() - started
     print(f"plan set up in {elapsed:.1f}s", file=sys.stderr)
     assert elapsed < 120

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from . import balances, db
+from . import balances, clock, db
 from .models import Guarantor, Receipt, ReceiptApplication, Statement
 from .money import ZERO, from_cents, quantize
 
@@ -40,6 +40,7 @@ class Account:
     statements: tuple[Statement, ...]  # the account's statements (rows), by date
     applied: dict[int, dict[str, Decimal]]  # POPS's payments per encounter id and line ("" for none)
     plan: PlanSummary | None = None  # the live payment plan, if any
+    plan_notices: tuple[tuple[str, dt.datetime], ...] = ()  # plan and autopay notices for Home (kind, when), newest first
 
     def latest_statement(self) -> Statement | None:
         """The most recent statement (the money rules' choice: by date, numbers compared naturally)."""
@@ -84,9 +85,14 @@ UNION ALL
 SELECT 'p', p."guarantor_id", p."id", i."status", i."due_date", NULL, i."amount", NULL, NULL, NULL
   FROM "instalment" AS i JOIN "payment_plan" AS p ON p."id" = i."plan_id"
  WHERE p."guarantor_id" IN ({ids}) AND p."status" IN (?, ?, ?)
+UNION ALL
+SELECT 'n', n."guarantor_id", n."id", n."kind", NULL, NULL, 0, NULL, NULL, n."created_at"
+  FROM "plan_notice" AS n WHERE n."guarantor_id" IN ({ids}) AND n."channel" = ? AND n."created_at" >= ?
 """
-# A live plan's statuses (pops.plans.tables.PaymentPlan.LIVE): its first payment ("f") and instalments ("p").
+# A live plan's statuses (pops.plans.tables.PaymentPlan.LIVE): its first payment ("f") and instalments ("p");
+# the notices that went to no phone or address ("n", channel "page") of the last NOTICE_DAYS.
 _LIVE_PLAN = ("active", "on_hold", "past_due")
+NOTICE_DAYS = 30
 # POPS's own receipts whose money counts in POPS (not yet carried by the PM system's lines).
 _POPS_RECEIPT_SQL = ('r."source" = ? AND r."imported" = ? AND r."posted_back" = ? AND r."status" IN ({})'
                      .format(", ".join("?" * len(COUNTED_STATUSES))))
@@ -101,7 +107,8 @@ def _facts_sql(ids: int) -> str:
 
 def _facts_params(ids: list[int]) -> tuple:
     return (*ids, *ids, ReceiptApplication.POPS, *_POPS_RECEIPT_PARAMS, *ids, *ids, "patient_payment",
-            *ids, *_POPS_RECEIPT_PARAMS, *ids, *_LIVE_PLAN, *ids, *_LIVE_PLAN)
+            *ids, *_POPS_RECEIPT_PARAMS, *ids, *_LIVE_PLAN, *ids, *_LIVE_PLAN,
+            *ids, "page", Statement.first_viewed_at.db_value(clock.now() - dt.timedelta(days=NOTICE_DAYS)))
 
 
 def read_account(guarantor: Guarantor) -> Account:
@@ -132,6 +139,7 @@ def read_accounts(guarantors: Iterable[Guarantor]) -> dict[int, Account]:
 
 
 _viewed_at = Statement.first_viewed_at.python_value
+_notice_at = Statement.first_viewed_at.python_value  # an instant, as UTCDateTimeField reads it
 
 
 def _day(value) -> dt.date:
@@ -149,6 +157,7 @@ def _read(guarantors: list[Guarantor]) -> dict[int, Account]:
     pops_payments: dict[int, list[balances.PaymentFacts]] = defaultdict(list)
     plan_heads: dict[int, tuple[str, Decimal]] = {}
     plan_rows: dict[int, list[tuple[dt.date, str, Decimal]]] = defaultdict(list)
+    plan_notices: dict[int, list[tuple[str, dt.datetime]]] = defaultdict(list)
     for kind, gid, row_id, text, day, due, cents, cents2, flag, at in db.execute(sql, _facts_params(ids)):
         if kind == "e":
             encounters[gid].append((_day(day), row_id, text, int(cents), int(cents2), bool(flag)))
@@ -167,8 +176,10 @@ def _read(guarantors: list[Guarantor]) -> dict[int, Account]:
             pops_payments[gid].append(balances.PaymentFacts(date=_day(day), amount=_money(cents)))
         elif kind == "f":
             plan_heads[gid] = (text, _money(cents))
-        else:
+        elif kind == "p":
             plan_rows[gid].append((_day(day), text, _money(cents)))
+        else:
+            plan_notices[gid].append((text, _notice_at(at)))
     found = {}
     for g in guarantors:
         mine = applied[g.id]
@@ -196,6 +207,7 @@ def _read(guarantors: list[Guarantor]) -> dict[int, Account]:
             statements=tuple(rows),
             applied={encounter_id: dict(lines) for encounter_id, lines in mine.items()},
             plan=_plan(plan_heads.get(g.id), plan_rows[g.id]),
+            plan_notices=tuple(sorted(plan_notices[g.id], key=lambda n: n[1], reverse=True)),
         )
     return found
 

@@ -416,3 +416,50 @@ def test_a_declined_card_fixed_with_another_card(client, plan, app):
     clock.freeze(dt.datetime(2027, 1, 15, 16, 0, tzinfo=dt.timezone.utc))
     assert run_jobs(app)["plans_charged"] == 1  # the next instalment, on the new card
     assert PaymentPlan.get().status == "completed"
+
+
+# --- Home and Account ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("path", ["/home", "/account", "/pay"])
+def test_home_and_account_show_the_plan_and_the_pages_still_cost_4_statements(client, plan, path):
+    from pops.db import database
+
+    client.get(path)
+    executed: list[str] = []
+    bound = database.obj
+    original = bound.execute_sql
+
+    def spy(sql, *args, **kwargs):
+        executed.append(sql)
+        return original(sql, *args, **kwargs)
+
+    bound.execute_sql = spy
+    try:
+        page = client.get(path).text
+    finally:
+        del bound.execute_sql
+    assert len(executed) <= 4, "\n".join(executed)
+    if path != "/pay":
+        assert re.search(r'data-testid="plan-summary-next">\$100.00 on Dec 15, 2026<', page)
+        assert re.search(r'data-testid="plan-summary-paid">\$100.00<', page)
+        assert re.search(r'data-testid="plan-summary-remaining">\$200.00<', page)
+
+
+def test_without_a_phone_or_an_address_notices_show_on_home(client, owing, app):
+    Guarantor.update(mobile="", email="").where(Guarantor.id == owing.id).execute()
+    sign_in_as(client, owing)
+    hosted(client, agree(client, texts=""))
+    home = client.get("/home").text
+    assert 'data-testid="plan-notices"' in home and "Your payment plan is set up." in home
+    clock.advance(dt.timedelta(days=31))
+    sign_in_as(client, owing)
+    assert 'data-testid="plan-notices"' not in client.get("/home").text  # a month later: gone
+
+
+def test_a_stale_form_from_another_tab_stores_nothing(client, owing):
+    sign_in_as(client, owing)
+    form = hidden(review(client).text)
+    Guarantor.update(payment_seq=Guarantor.payment_seq + 1).where(Guarantor.id == owing.id).execute()  # paid elsewhere
+    refused = post_form(client, "/pay/plan/start", {**form, "agree": "1", "texts": "yes"})
+    assert refused.status_code == 400 and "out of date" in refused.text
+    assert PlanOffer.select().count() == TextConsent.select().count() == PaymentAttempt.select().count() == 0

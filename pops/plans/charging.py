@@ -23,7 +23,7 @@ from .tables import Instalment, PaymentPlan
 PLAN = "plan"  # the entrance of an instalment's payment attempt
 RETRY_AFTER = dt.timedelta(days=3)  # a soft decline is tried once more, this much later
 REMIND_BEFORE = dt.timedelta(days=3)
-HARD_DECLINES = ("lost", "stolen", "closed", "pickup", "pick up", "fraud")
+HARD_DECLINES = ("lost", "stolen", "closed", "pickup", "pick up", "fraud", "expired")  # no retry
 
 
 def _unpaid(plan: PaymentPlan) -> list[Instalment]:

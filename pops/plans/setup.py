@@ -102,22 +102,31 @@ def start(gateway, session: PatientSession, *, key: str, seq: int, account: str,
     if not agreed:
         raise PlanRefused(MSG_AGREE)
     existing = PlanOffer.get_or_none(PlanOffer.key == key)
+    recorded = []
     if existing is None:
         plan = preview(session, months, monthly, day)
         if balance != str(plan.balance):
             raise PlanRefused(MSG_CHANGED)
         with database.atomic():
             if texts is not None:
-                notices.record_consent(session, texts, "plan set-up (portal)")
-            PlanOffer.create(key=key, guarantor=session.guarantor, terms=_terms(plan, base_url),
-                             authorisation=authorisation(session.guarantor, plan, base_url=base_url),
-                             authorisation_version=AUTHORISATION_VERSION)
+                recorded.append(notices.record_consent(session, texts, "plan set-up (portal)"))
+            recorded.append(PlanOffer.create(
+                key=key, guarantor=session.guarantor, terms=_terms(plan, base_url),
+                authorisation=authorisation(session.guarantor, plan, base_url=base_url),
+                authorisation_version=AUTHORISATION_VERSION))
         first = plan.first.amount
     else:
         first = Decimal(json.loads(existing.terms)["payments"][0][1])
-    return payments.start_or_resume(
-        gateway, session, key=key, seq=seq, account=account, choice=PaymentAttempt.OTHER, other=str(first),
-        store_card=True, return_url=f"{base_url.rstrip('/')}/pay/plan/return/{key}")
+    try:
+        return payments.start_or_resume(
+            gateway, session, key=key, seq=seq, account=account, choice=PaymentAttempt.OTHER, other=str(first),
+            store_card=True, return_url=f"{base_url.rstrip('/')}/pay/plan/return/{key}")
+    except payments.PaymentRefused:
+        if recorded and not PaymentAttempt.select().where(PaymentAttempt.key == key).exists():
+            for row in recorded:  # refused before any payment began: nothing of this set-up is kept
+                if row is not None:
+                    row.delete_instance()
+        raise
 
 
 def start_new_card(gateway, session: PatientSession, *, key: str, seq: int, account: str,

@@ -11,6 +11,7 @@ from starlette.routing import Route
 
 from ... import accounts, ids, ledger, payments, portal_lists
 from ...i18n import N_
+from ...plans import page_notices
 from ...models import PatientSession
 from ..chrome import page
 from ..guards import patient_page
@@ -48,6 +49,7 @@ def home(request: Request, session: PatientSession) -> Response:
         eligibility=ledger.eligibility_for(guarantor, figures),
         pending=pending,
         plan=account.plan,
+        plan_notices=page_notices.for_home(account.plan_notices),
         current=current,
         # the "New" rule, as the Statements list asks it (only the latest statement can be New)
         unopened=current if current is not None and portal_lists.is_new(current, account.facts) else None,
