@@ -79,6 +79,22 @@ def cmd_payments_settle(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_plans_charge(args: argparse.Namespace) -> int:
+    """Once, what the plans job does: reminders, the instalments due today, autopay (with POPS_NOW, a rehearsal)."""
+    from . import notify
+    from .gateways import from_settings
+    from .plans import charging
+
+    settings = Settings.from_env().with_secret()
+    gateway = from_settings(settings, serving=False)
+    db = _open(settings)
+    counts = charging.charge_due(gateway, settings.base_url)
+    notify.deliver(settings)
+    db.close()
+    print(", ".join(f"{outcome}: {n}" for outcome, n in sorted(counts.items())) or "nothing due")
+    return 0
+
+
 def cmd_jobs(args: argparse.Namespace) -> int:
     from .jobs import listing
 
@@ -387,6 +403,10 @@ def build_parser() -> argparse.ArgumentParser:
     settle.add_argument("--older-than", type=int, default=2, metavar="MINUTES",
                         help="only attempts untouched for this long (default 2; the jobs `pops serve` runs do this every minute)")
     settle.set_defaults(func=cmd_payments_settle)
+
+    plans = sub.add_parser("plans", help="payment plans and autopay").add_subparsers(dest="plans_command", required=True)
+    charge = plans.add_parser("charge", help="charge what plans and autopay have due today, once (the job does this every minute)")
+    charge.set_defaults(func=cmd_plans_charge)
 
     jobs = sub.add_parser("jobs", help="the jobs' work: messages not sent yet (due, waiting, failed) and open payments")
     jobs.add_argument("--limit", type=int, default=50, help="at most this many rows of each kind (default 50)")

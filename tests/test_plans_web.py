@@ -463,3 +463,22 @@ def test_a_stale_form_from_another_tab_stores_nothing(client, owing):
     refused = post_form(client, "/pay/plan/start", {**form, "agree": "1", "texts": "yes"})
     assert refused.status_code == 400 and "out of date" in refused.text
     assert PlanOffer.select().count() == TextConsent.select().count() == PaymentAttempt.select().count() == 0
+
+
+def test_a_rehearsal_with_pops_now_charges_the_instalment_from_the_command_line(plan, db_url):
+    import os
+    import subprocess
+    import sys
+
+    from http_helpers import SECRET
+
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("POPS_")}, "POPS_DATABASE_URL": db_url,
+           "POPS_SECRET_KEY": SECRET, "POPS_ENV": "test", "POPS_NOW": "2026-12-15T16:00:00Z"}
+    done = subprocess.run([sys.executable, "-m", "pops", "plans", "charge"], env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "charged: 1" in done.stdout
+    assert Instalment.get(Instalment.number == 1).status == "paid"
+    again = subprocess.run([sys.executable, "-m", "pops", "plans", "charge"], env=env, capture_output=True, text=True,
+                           timeout=60)
+    assert "charged" not in again.stdout  # once
