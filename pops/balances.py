@@ -10,14 +10,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
+from pops.i18n import N_
 from pops.money import CENT, ZERO, format_money, quantize
 
 MINIMUM_PAYMENT = Decimal("1.00")
-
-
-def N_(s: str) -> str:
-    """Mark a sentence for translation without translating it here (gettext extraction finds it)."""
-    return s
 
 
 MSG_COLLECTIONS_ONLY = N_(
@@ -182,7 +178,7 @@ def eligibility(balances: Balances, group_name: str, show_current_balance: bool 
 
 
 def _refused(reason: str, template: str, group_name: str) -> Eligibility:
-    # Format last, after translation would have happened, so the sentence stays one unit.
+    # The message keeps its parameter: it is translated, then formatted, where it is shown.
     return Eligibility(allowed=False, reason=reason, message=template.format(group=group_name))
 
 

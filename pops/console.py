@@ -11,13 +11,14 @@ from decimal import Decimal
 
 from peewee import fn
 
-from . import ledger, links, notify, qr, sessions, timezones
+from . import language, ledger, links, notify, qr, sessions, timezones
 from .audit import audit
 from .balances import Balances, Eligibility
 from .dates import parse_date
+from .i18n import N_, gettext
 from .db import database
 from .models import GROUP_DEFAULTS, Group, Guarantor, Link, OutboxMessage, PatientSession, Receipt, Staff, is_colour
-from .money import format_money, parse_amount_input
+from .money import parse_amount_input
 from .settings import Settings
 from .staff import create_staff, provisioning_uri
 from .templating import format_date
@@ -127,6 +128,13 @@ class Notification:
     message: str  # what staff read: where it went, or why it was refused
 
 
+# The balance notice the patient gets, in their language (the console around it stays English).
+BALANCE_TEXT = N_("{group}: your amount due is {due}. Pay securely at {url}")
+BALANCE_SUBJECT = N_("Your balance with {group}: {due}")
+BALANCE_EMAIL = N_("Hello {name},\n\nYour amount due to {group} is {due}.\nYou can see your balance and pay securely "
+                   "here:\n{url}\n")
+
+
 def send_balance_notification(guarantor: Guarantor, channel: str, staff: Staff, *, secret_key: str,
                               base_url: str) -> Notification:
     """Queue the QuickPay link by SMS or email, or say why not. Run inside a transaction."""
@@ -151,16 +159,15 @@ def send_balance_notification(guarantor: Guarantor, channel: str, staff: Staff, 
     group = guarantor.group
     code, _ = links.mint(guarantor, channel, secret_key, created_by=staff)
     url = links.url(base_url, code)
-    due = format_money(balances.amount_due)
+    lang = language.of_guarantor(guarantor)  # what the patient reads is in their language
+    due = balances.amount_due
     if channel == "sms":
-        notify.queue_sms(guarantor.mobile, f"{group.name}: your amount due is {due}. Pay securely at {url}",
+        notify.queue_sms(guarantor.mobile, gettext(lang, BALANCE_TEXT, group=group.name, due=due, url=url),
                          purpose="balance", guarantor=guarantor)
         return Notification(True, f"Text message queued to {guarantor.mobile}.")
-    body = (f"Hello {guarantor.greeting_name},\n\n"
-            f"Your amount due to {group.name} is {due}.\n"
-            f"You can see your balance and pay securely here:\n{url}\n\n"
-            + (f"Questions? Call {group.footer_phone}.\n" if group.footer_phone else ""))
-    notify.queue_email(guarantor.email, f"Your balance with {group.name}: {due}", body,
+    body = (gettext(lang, BALANCE_EMAIL, name=guarantor.greeting_name, group=group.name, due=due, url=url) + "\n"
+            + (gettext(lang, notify.QUESTIONS, phone=group.footer_phone) + "\n" if group.footer_phone else ""))
+    notify.queue_email(guarantor.email, gettext(lang, BALANCE_SUBJECT, group=group.name, due=due), body,
                        purpose="balance", guarantor=guarantor)
     return Notification(True, f"Email queued to {guarantor.email}.")
 

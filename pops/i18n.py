@@ -58,6 +58,12 @@ class Message(str):
         return (Message, (self.msgid, self.params, self.code))
 
 
+def message_of(refusal: Exception) -> str:
+    """What a refusal says: the Message it was raised with (translated where it is shown), else its text."""
+    said = refusal.args[0] if refusal.args else ""
+    return said if isinstance(said, Message) else str(refusal)
+
+
 def N_(message: str) -> Message:
     """Mark `message` for translation; it is translated later, when shown."""
     return Message(message)
@@ -92,6 +98,11 @@ def from_stored(text: str, code: str, params: str) -> str:
     except ValueError:
         return text
     return known.format(**values) if values else known
+
+
+def recognise(text: str) -> str:
+    """A message kept only as its English text, as the coded message it is (when it is one without parameters)."""
+    return next((m for m in CODES.values() if m.msgid == text and not m.params), text)
 
 
 @functools.cache

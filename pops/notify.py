@@ -22,12 +22,16 @@ from urllib.parse import unquote, urlsplit
 
 from . import clock, crash
 from .db import database
+from .i18n import N_
 from .jobs import queue
 from .models import Guarantor, OutboxMessage
 from .settings import Settings
 
 
 SEND_TIMEOUT = 10.0  # seconds an SMTP server or SMS provider may take to answer
+# Each message is written in the guarantor's language (pops.language.of_guarantor, i18n.gettext) by whoever
+# queues it; this line ends an email to a patient when the practice has a phone number.
+QUESTIONS = N_("Questions? Call {phone}.")
 
 # `pops demo` turns this on: each queued message is also printed, so a sign-in code can be read
 # in the terminal (the staff console's Outbox shows them too).

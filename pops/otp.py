@@ -14,18 +14,22 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from . import clock, limits, notify
+from . import clock, language, limits, notify
+from .i18n import N_, gettext
 from .models import Guarantor, OneTimeCode, Throttle
 
 CODE_LIFETIME = dt.timedelta(minutes=10)
 MAX_WRONG = 5
 SENDS_PER_HOUR = 5  # per guarantor, and per address
 HOUR = dt.timedelta(hours=1)
-SUBJECTS = {
-    "sign_in": "Your sign-in code",
-    "verify_email": "Confirm your new email address",
-    "verify_mobile": "Confirm your new mobile number",
+SUBJECTS = {  # and the code's text, in the guarantor's language
+    "sign_in": N_("Your sign-in code"),
+    "verify_email": N_("Confirm your new email address"),
+    "verify_mobile": N_("Confirm your new mobile number"),
 }
+SIGN_IN_TEXT = N_("{code} is your {practice} sign-in code. It expires in 10 minutes. Do not share it with anyone.")
+CONFIRM_TEXT = N_("{code} is your {practice} code to confirm this contact for your account. It expires in 10 minutes.")
+NOT_YOU = N_("If you did not ask for this code, you can ignore this message.")
 
 
 # --- sending ------------------------------------------------------------------------------
@@ -99,15 +103,12 @@ def send_code(
         expires_at=now + CODE_LIFETIME,
         ip=ip[:64],
     )
-    practice = guarantor.group.name
-    if purpose == "sign_in":
-        text = f"{code} is your {practice} sign-in code. It expires in 10 minutes. Do not share it with anyone."
-    else:
-        text = f"{code} is your {practice} code to confirm this contact for your account. It expires in 10 minutes."
+    lang = language.of_guarantor(guarantor)
+    text = gettext(lang, SIGN_IN_TEXT if purpose == "sign_in" else CONFIRM_TEXT, code=code, practice=guarantor.group.name)
     if channel == "sms":
         notify.queue_sms(address, text, purpose=purpose, guarantor=guarantor, expires_at=row.expires_at)
     else:
-        notify.queue_email(address, SUBJECTS[purpose], text + "\n\nIf you did not ask for this code, you can ignore this message.\n",
+        notify.queue_email(address, gettext(lang, SUBJECTS[purpose]), text + "\n\n" + gettext(lang, NOT_YOU) + "\n",
                            purpose=purpose, guarantor=guarantor, expires_at=row.expires_at)
     return row
 

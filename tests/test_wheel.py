@@ -105,3 +105,13 @@ def test_installed_pops_migrates_and_serves_quickpay_and_static_files(installed,
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_the_wheel_carries_the_catalogues_and_speaks_spanish(installed):
+    python = installed / "bin" / "python"
+    code = ("import pops, pathlib; from pops import i18n; p = pathlib.Path(pops.__file__).parent / 'locale'; "
+            "print(sorted(f.relative_to(p).as_posix() for f in p.rglob('*.[mp]o'))); print(i18n.gettext('es', 'Home'))")
+    shipped, home = _run(str(python), "-c", code, cwd=installed).splitlines()
+    locale = ROOT / "pops" / "locale"
+    assert shipped == str(sorted(f.relative_to(locale).as_posix() for f in locale.rglob("*.[mp]o")))
+    assert home == "Inicio"

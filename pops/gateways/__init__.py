@@ -33,6 +33,7 @@ class CheckoutOptions:
     require_cvv: bool = True
     allow_store: bool = False
     keep_card: bool = False  # the patient asked POPS to keep the card (a payment plan): the page keeps it, no tick asked
+    language: str = ""  # the guarantor's language ("en", "es"); "" lets the page follow the browser's
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from peewee import IntegrityError
 
 from .. import clock, signing
 from ..db import database
+from ..i18n import N_, coded
 from . import (
     ChargeResult,
     Checkout,
@@ -39,6 +40,7 @@ TIMEOUT = "timeout"  # no answer, and the gateway did nothing
 ERROR = "error"  # the gateway answers with an error: a stored-card charge fails at the processor, a refund is refused
 LATE = "late"  # the gateway does what was asked, then the answer is lost (a later lookup by key finds it)
 FAULTS = (TIMEOUT, ERROR, LATE)
+MSG_CARD_GONE = coded("saved_card_gone", N_("This saved card is no longer available."))
 
 
 def _result(charge: SandboxCharge) -> ChargeResult:
@@ -148,7 +150,7 @@ class SandboxGateway:
         card = SandboxCardToken.get_or_none(SandboxCardToken.token == card_token)
         if card is None:
             return self._answer(fault, ChargeResult(key=key, status=ChargeResult.DECLINED, amount=amount,
-                                                    message="This saved card is no longer available."))
+                                                    message=MSG_CARD_GONE))
         behaviour = ERROR if fault == ERROR else card.behaviour  # the processor fails this one charge
         try:
             with database.atomic():

@@ -20,6 +20,7 @@ from starlette.routing import Route
 
 from .. import clock
 from ..db import database
+from ..i18n import N_, from_accept_language, language
 from ..templating import environment
 from . import CheckoutOptions
 from .sandbox_tables import APPROVE, SandboxCheckout
@@ -35,6 +36,15 @@ WALLET_CARD = ("Visa", "4242")
 WALLET_NAMES = {"google_pay": "Google Pay", "apple_pay": "Apple Pay"}
 
 _env = environment()
+
+MSG_NUMBER = N_("Enter the card number (12 to 19 digits).")
+MSG_NUMBER_INVALID = N_("That card number is not valid. Please check it.")
+MSG_EXPIRY = N_("Enter the expiry date as MM/YY.")
+MSG_EXPIRED = N_("This card has expired.")
+MSG_CVC = N_("The security code is the 3 or 4 digits on the card.")
+MSG_CVC_MISSING = N_("Enter the card's security code (3 or 4 digits).")
+MSG_NO_WALLET = N_("That payment method is not available.")
+MSG_NO_CARD = N_("Card payments are not available.")
 
 
 class ReturnSigner(Protocol):
@@ -66,23 +76,23 @@ def check_card(number: str, expiry: str, cvc: str, require_cvv: bool, today: dt.
     errors: dict[str, str] = {}
     digits = re.sub(r"[\s-]", "", number or "")
     if not (digits.isascii() and digits.isdigit()) or not 12 <= len(digits) <= 19:
-        errors["number"] = "Enter the card number (12 to 19 digits)."
+        errors["number"] = MSG_NUMBER
     elif not luhn_ok(digits):
-        errors["number"] = "That card number is not valid. Please check it."
+        errors["number"] = MSG_NUMBER_INVALID
     month = year = 0
     match = re.fullmatch(r"\s*(\d{1,2})\s*/\s*(\d{2}|\d{4})\s*", expiry or "")
     if not match or not 1 <= int(match.group(1)) <= 12:
-        errors["expiry"] = "Enter the expiry date as MM/YY."
+        errors["expiry"] = MSG_EXPIRY
     else:
         month, year = int(match.group(1)), int(match.group(2))
         year += 2000 if year < 100 else 0
         if (year, month) < (today.year, today.month):
-            errors["expiry"] = "This card has expired."
+            errors["expiry"] = MSG_EXPIRED
     cvc = (cvc or "").strip()
     if cvc and not re.fullmatch(r"\d{3,4}", cvc):
-        errors["cvc"] = "The security code is the 3 or 4 digits on the card."
+        errors["cvc"] = MSG_CVC
     elif require_cvv and not cvc:
-        errors["cvc"] = "Enter the card's security code (3 or 4 digits)."
+        errors["cvc"] = MSG_CVC_MISSING
     return errors, (None if errors else (digits, month, year))
 
 
@@ -99,8 +109,15 @@ def _render(template: str, context: dict, status_code: int = 200) -> HTMLRespons
     return HTMLResponse(_env.get_template(template).render(context), status_code=status_code)
 
 
-def _page(checkout: SandboxCheckout, errors=None, values=None, status_code=200) -> Response:
+def page_language(request: Request, checkout: SandboxCheckout | None) -> str:
+    """The page speaks the guarantor's language as POPS sent it, else the browser's, else English."""
+    chosen = _options(checkout).language if checkout is not None else ""
+    return language(chosen or from_accept_language(request.headers.get("accept-language")))
+
+
+def _page(checkout: SandboxCheckout, errors=None, values=None, status_code=200, *, lang: str) -> Response:
     return _render("sandbox/checkout.html", {
+        "lang": lang,
         "checkout": checkout,
         "options": _options(checkout),
         "errors": errors or {},
@@ -110,65 +127,66 @@ def _page(checkout: SandboxCheckout, errors=None, values=None, status_code=200) 
     }, status_code)
 
 
-def _closed(gateway: ReturnSigner, checkout: SandboxCheckout) -> Response:
+def _closed(gateway: ReturnSigner, checkout: SandboxCheckout, lang: str) -> Response:
     if checkout.status in (SandboxCheckout.COMPLETED, SandboxCheckout.CANCELED):
         # Back button or a second click: send the patient back to the practice with the result.
         return RedirectResponse(gateway.result_url(checkout), status_code=303)
-    return _render("sandbox/expired.html", {"checkout": checkout}, 410)
+    return _render("sandbox/expired.html", {"checkout": checkout, "lang": lang}, 410)
 
 
 def _on_open_checkout(handler):
     """Load the checkout named in the URL; a missing one is 404, a finished or expired one sends
-    the patient back (or says it expired). `handler(gateway, checkout, form)` sees open ones only."""
+    the patient back (or says it expired). `handler(gateway, checkout, form, lang)` sees open ones only."""
 
     def endpoint(request: Request, form=None) -> Response:
         gateway: ReturnSigner = request.app.state.gateway
         with database.connection_context():
             checkout = SandboxCheckout.get_or_none(SandboxCheckout.token == request.path_params["token"])
             if checkout is None:
-                return _render("sandbox/expired.html", {"checkout": None}, 404)
+                return _render("sandbox/expired.html", {"checkout": None, "lang": page_language(request, None)}, 404)
+            lang = page_language(request, checkout)
             if not checkout.is_open:
-                return _closed(gateway, checkout)
-            return handler(gateway, checkout, form)
+                return _closed(gateway, checkout, lang)
+            return handler(gateway, checkout, form, lang)
 
     return endpoint
 
 
 @_on_open_checkout
-def _show(gateway: ReturnSigner, checkout: SandboxCheckout, form) -> Response:
-    return _page(checkout)
+def _show(gateway: ReturnSigner, checkout: SandboxCheckout, form, lang: str) -> Response:
+    return _page(checkout, lang=lang)
 
 
 @_on_open_checkout
-def _pay(gateway: ReturnSigner, checkout: SandboxCheckout, form) -> Response:
+def _pay(gateway: ReturnSigner, checkout: SandboxCheckout, form, lang: str) -> Response:
     options = _options(checkout)
     wallet = str(form.get("wallet", ""))
     store = (bool(form.get("store")) or options.keep_card) and options.allow_store
     if wallet:
         if wallet not in WALLET_NAMES or not getattr(options, wallet):
-            return _page(checkout, {"form": "That payment method is not available."}, status_code=400)
+            return _page(checkout, {"form": MSG_NO_WALLET}, status_code=400, lang=lang)
         behaviour, brand, last4, expiry = APPROVE, WALLET_CARD[0], WALLET_CARD[1], None
     else:
         if not options.card:
-            return _page(checkout, {"form": "Card payments are not available."}, status_code=400)
+            return _page(checkout, {"form": MSG_NO_CARD}, status_code=400, lang=lang)
         values = {"number": str(form.get("number", "")), "expiry": str(form.get("expiry", "")),
                   "name": str(form.get("name", ""))}
         errors, card = check_card(values["number"], values["expiry"], str(form.get("cvc", "")),
                                   options.require_cvv, clock.now().date())
         if card is None:
             # The number is typed again: a page never echoes a card number back.
-            return _page(checkout, errors, {"expiry": values["expiry"], "name": values["name"]}, 400)
+            return _page(checkout, errors, {"expiry": values["expiry"], "name": values["name"]}, 400, lang=lang)
         digits, month, year = card
         behaviour, brand, last4, expiry = card_behaviour(digits), card_brand(digits), digits[-4:], (month, year)
     checkout.pay(behaviour, brand, last4, wallet, expiry, store)
     # Paid now, or by a second click a moment ago: either way the patient goes back with the result.
-    return _closed(gateway, SandboxCheckout.get_by_id(checkout.id))
+    return _closed(gateway, SandboxCheckout.get_by_id(checkout.id), lang)
 
 
 @_on_open_checkout
-def _cancel(gateway: ReturnSigner, checkout: SandboxCheckout, form) -> Response:
+def _cancel(gateway: ReturnSigner, checkout: SandboxCheckout, form, lang: str) -> Response:
     checkout.close()
-    return _closed(gateway, SandboxCheckout.get_by_id(checkout.id))
+    return _closed(gateway, SandboxCheckout.get_by_id(checkout.id), lang)
 
 
 def _posted(handler):

@@ -13,6 +13,7 @@ from peewee import (
 
 from .. import clock
 from ..db import database
+from ..i18n import N_, coded
 from ..models.base import BaseModel, MoneyField, UTCDateTimeField, _now
 from . import ChargeResult
 
@@ -20,9 +21,10 @@ from . import ChargeResult
 APPROVE = "approve"
 BEHAVIOURS = {
     APPROVE: (ChargeResult.APPROVED, ""),
-    "declined": (ChargeResult.DECLINED, "Your card was declined."),
-    "insufficient_funds": (ChargeResult.DECLINED, "Your card has insufficient funds."),
-    "error": (ChargeResult.ERROR, "The card processor had a problem, so the payment did not go through."),
+    "declined": (ChargeResult.DECLINED, coded("card_declined", N_("Your card was declined."))),
+    "insufficient_funds": (ChargeResult.DECLINED, coded("card_insufficient_funds", N_("Your card has insufficient funds."))),
+    "error": (ChargeResult.ERROR, coded("card_processor_error",
+                                        N_("The card processor had a problem, so the payment did not go through."))),
 }
 
 

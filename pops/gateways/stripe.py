@@ -13,7 +13,7 @@ from decimal import Decimal
 import stripe
 
 from .. import clock
-from ..i18n import stripe_locale
+from ..i18n import N_, gettext, stripe_locale
 from ..models import Guarantor, PaymentAttempt
 from . import (
     ChargeResult,
@@ -38,6 +38,7 @@ from .stripe_objects import (
 from .stripe_tables import StripeCustomer
 
 SESSION_MINUTES = 31  # Stripe's shortest session is 30 minutes from its creation; POPS counts from the attempt's
+PRODUCT = N_("Payment to {group}, account {account}")  # the line on Stripe's page, in the guarantor's language
 REPLAY_WINDOW = dt.timedelta(hours=24)  # how long Stripe keeps an Idempotency-Key's answer
 MINIMUM = Decimal("0.50")  # Stripe's smallest charge in USD
 TIMEOUT_SECONDS = 20
@@ -122,7 +123,8 @@ class StripeGateway:
             "payment_method_types": ["card"],
             "line_items": [{"quantity": 1, "price_data": {
                 "currency": "usd", "unit_amount": cents(attempt.amount),
-                "product_data": {"name": f"Payment to {guarantor.group.name}, account {guarantor.account}"},
+                "product_data": {"name": gettext(guarantor.own_language, PRODUCT, group=guarantor.group.name,
+                                                 account=guarantor.account)},
             }}],
             "client_reference_id": attempt.key,
             "metadata": metadata,

@@ -5,15 +5,16 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from ..i18n import N_
+from ..i18n import N_, coded
 
-DECLINED_MESSAGE = N_("Your card was declined.")
+DECLINED_MESSAGE = coded("card_declined", N_("Your card was declined."))
 # Stripe's decline codes, in words a patient understands (others read as a plain decline).
-DECLINE_MESSAGES = {
-    "insufficient_funds": N_("Your card has insufficient funds."),
-    "expired_card": N_("Your card has expired."),
-    "incorrect_cvc": N_("The card's security code is incorrect."),
-    "authentication_required": N_("Your bank asked to confirm this payment, and it was not confirmed."),
+DECLINE_MESSAGES = {  # kept on the attempt by their codes (pops.i18n.coded), shown in the patient's language
+    "insufficient_funds": coded("card_insufficient_funds", N_("Your card has insufficient funds.")),
+    "expired_card": coded("card_expired", N_("Your card has expired.")),
+    "incorrect_cvc": coded("card_incorrect_cvc", N_("The card's security code is incorrect.")),
+    "authentication_required": coded("card_not_confirmed",
+                                     N_("Your bank asked to confirm this payment, and it was not confirmed.")),
 }
 BRANDS = {"visa": "Visa", "mastercard": "Mastercard", "amex": "American Express", "discover": "Discover",
           "diners": "Diners Club", "jcb": "JCB", "unionpay": "UnionPay"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from ..i18n import LANGUAGES
 from ..models import (
     GROUP_DEFAULTS,
     LINE_KINDS,
@@ -88,6 +89,7 @@ GUARANTOR = {
     "email": _text(Guarantor.email, required=False),
     "mobile": _text(Guarantor.mobile, required=False),
     "sms_opt_out": Field("bool"),
+    "language": _choice(LANGUAGES, required=False),  # what POPS writes to them in; left out: unchanged
     "address": Field("object", required=False),
     "escrow": Field("money+"),
     "unapplied": Field("money+"),

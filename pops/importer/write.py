@@ -88,6 +88,8 @@ class Writer(AccountWriter):
         for name in CONTACT_FIELDS:
             if name in d:
                 values[name] = d[name]
+        if "language" in d:  # the patient's own choice in POPS (chosen_language) still wins where it is read
+            values["language"] = d["language"]
         if g.children.get("address"):
             # an address is replaced whole: a missing line2 clears the old one
             a = g.children["address"][0].data

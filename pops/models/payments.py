@@ -12,7 +12,7 @@ from peewee import (
     TextField,
 )
 
-from ..i18n import N_
+from ..i18n import N_, from_stored
 from .access import PatientSession, Staff
 from .base import BaseModel, MoneyField, UTCDateTimeField, _now
 from .practice import Encounter, Group, Guarantor
@@ -221,6 +221,12 @@ class PaymentAttempt(BaseModel):
     live = BooleanField(default=False)
     store_card = BooleanField(default=False)  # the patient ticked "store this card"
     needs_review = BooleanField(default=False)  # its outcome could not be learned from the gateway: staff look
+
+    @property
+    def shown_message(self) -> str:
+        """Its message as the patient reads it: from its code, translated when shown (a row from before
+        codes: its English text)."""
+        return from_stored(self.message, self.message_code, self.message_params)
 
     @property
     def outcome(self) -> str:

@@ -9,15 +9,22 @@ import secrets
 
 from .. import clock
 from ..db import database
-from ..i18n import N_
+from ..i18n import N_, coded, stored
 from ..models import PatientSession, PaymentAttempt
 
 OPEN = PaymentAttempt.OPEN
 
 # Why an attempt charged nothing. The result page adds "You were not charged" itself (the outcome
 # not_completed means exactly that), so these say only why.
-MSG_UNAVAILABLE = N_("We could not reach the payment service. Please try again in a few minutes.")
-MSG_NOT_COMPLETED = N_("The payment was stopped before it went through.")
+MSG_UNAVAILABLE = coded("gateway_unavailable",
+                        N_("We could not reach the payment service. Please try again in a few minutes."))
+MSG_NOT_COMPLETED = coded("payment_stopped", N_("The payment was stopped before it went through."))
+
+
+def message_columns(message: str) -> dict[str, str]:
+    """An attempt's message as its columns: the English text, and the code and parameters it is shown from."""
+    text, code, params = stored(message)
+    return {"message": text, "message_code": code, "message_params": params}
 
 
 def new_key() -> str:
@@ -44,7 +51,7 @@ def finish(attempt: PaymentAttempt, status: str, message: str) -> PaymentAttempt
     """Close an attempt that charged nothing (ERROR or CANCELED); a no-op if it is already settled."""
     now = clock.now()
     with database.atomic():
-        rows = PaymentAttempt.update(status=status, message=message, updated_at=now, settled_at=now).where(
+        rows = PaymentAttempt.update(status=status, **message_columns(message), updated_at=now, settled_at=now).where(
             (PaymentAttempt.id == attempt.id) & PaymentAttempt.status.in_(OPEN)
         ).execute()
         if rows and attempt.session_id and status == PaymentAttempt.ERROR:

@@ -8,9 +8,10 @@ from zoneinfo import ZoneInfo
 
 from .. import clock
 from ..db import database
+from ..i18n import recognise
 from ..models import PaymentAttempt, Receipt, Transaction
 from ..money import ZERO
-from .attempts import OPEN, record_outcome, reload
+from .attempts import OPEN, message_columns, record_outcome, reload
 
 
 def _numbers(attempt: PaymentAttempt) -> str:
@@ -29,12 +30,12 @@ def record_decline(attempt: PaymentAttempt, charge: str, *, brand: str, last4: s
         receipt = Receipt.create(
             number=f"{_numbers(attempt)}{count + 1}", guarantor=guarantor, source=Receipt.POPS, received_at=at,
             received_date=at.astimezone(ZoneInfo(guarantor.group.timezone)).date(), method=Receipt.CARD,
-            card_type=brand, last4=last4, amount=ZERO, status=Receipt.UNSUCCESSFUL, decline_reason=message,
+            card_type=brand, last4=last4, amount=ZERO, status=Receipt.UNSUCCESSFUL, decline_reason=str(message),
             taken_by=attempt.staff_id,
         )
         Transaction.create(receipt=receipt, number=charge, kind=Transaction.SALE, amount=ZERO,
                            status=Transaction.DECLINED, created_at=clock.now(), gateway=attempt.gateway, live=live)
-        PaymentAttempt.update(message=message).where(
+        PaymentAttempt.update(**message_columns(message)).where(
             (PaymentAttempt.id == attempt.id) & PaymentAttempt.status.in_(OPEN)).execute()
     return receipt
 
@@ -56,7 +57,8 @@ def close_declined(attempt: PaymentAttempt, receipt: Receipt) -> PaymentAttempt:
     now = clock.now()
     with database.atomic():
         rows = PaymentAttempt.update(
-            status=PaymentAttempt.DECLINED, message=receipt.decline_reason, receipt=receipt, card_type=receipt.card_type,
+            status=PaymentAttempt.DECLINED, **message_columns(recognise(receipt.decline_reason)), receipt=receipt,
+            card_type=receipt.card_type,
             last4=receipt.last4, method=receipt.method, updated_at=now, settled_at=now,
         ).where((PaymentAttempt.id == attempt.id) & PaymentAttempt.status.in_(OPEN)).execute()
         if rows and attempt.session_id:

@@ -2,10 +2,10 @@
 so staff never type a card number on Stripe's page for a patient."""
 from __future__ import annotations
 
-from .. import links, notify
+from .. import language, links, notify
 from ..audit import audit
 from ..db import database
-from ..i18n import N_
+from ..i18n import N_, gettext
 from ..models import PatientSession
 
 MSG_LINK_TEXTED = N_("A one-use pay link was sent by text to {to}.")
@@ -13,6 +13,11 @@ MSG_LINK_EMAILED = N_("A one-use pay link was sent by email to {to}.")
 MSG_NO_MOBILE = N_("Not sent: there is no mobile number on this account, or it has opted out of texts.")
 MSG_NO_EMAIL = N_("Not sent: there is no email address on this account.")
 MSG_MIRROR_NO_CARD = N_("Staff do not take card numbers here: send the patient a pay link instead.")
+# What the patient gets, in their language.
+LINK_TEXT = N_("{group}: you can pay your bill securely at {url} (this link works once).")
+LINK_SUBJECT = N_("Pay your bill with {group}")
+LINK_EMAIL = N_("Hello {name},\n\nAs we spoke about, you can pay your bill with {group} securely here (the link works "
+                "once):\n{url}\n")
 
 
 def sends_pay_link(gateway, session: PatientSession) -> bool:
@@ -32,14 +37,14 @@ def send_pay_link(session: PatientSession, channel: str, *, secret_key: str, bas
     with database.atomic():
         code, _ = links.mint(guarantor, channel, secret_key, max_uses=1, created_by=session.staff)
         url = links.url(base_url, code)
+        lang = language.of_guarantor(guarantor)
         if channel == "sms":  # never an amount in a text
-            notify.queue_sms(guarantor.mobile, f"{group.name}: you can pay your bill securely at {url} "
-                             "(this link works once).", purpose="balance", guarantor=guarantor)
+            notify.queue_sms(guarantor.mobile, gettext(lang, LINK_TEXT, group=group.name, url=url),
+                             purpose="balance", guarantor=guarantor)
         else:
-            notify.queue_email(guarantor.email, f"Pay your bill with {group.name}",
-                               f"Hello {guarantor.greeting_name},\n\nAs we spoke about, you can pay your bill with "
-                               f"{group.name} securely here (the link works once):\n{url}\n", purpose="balance",
-                               guarantor=guarantor)
+            notify.queue_email(guarantor.email, gettext(lang, LINK_SUBJECT, group=group.name),
+                               gettext(lang, LINK_EMAIL, name=guarantor.greeting_name, group=group.name, url=url),
+                               purpose="balance", guarantor=guarantor)
         audit(session.staff, "pay_link_sent", guarantor, detail=channel)
     to = guarantor.mobile if channel == "sms" else guarantor.email
     return True, (MSG_LINK_TEXTED if channel == "sms" else MSG_LINK_EMAILED).format(to=to)

@@ -1,31 +1,30 @@
 """The emailed receipt (group option Email Receipts): what it carries, queued for the outbox."""
 from __future__ import annotations
 
-from .. import notify
+from .. import language, notify
 from ..gateways import ChargeResult
+from ..i18n import N_, gettext
 from ..models import Receipt
-from ..money import format_money
 from .cards import paid_with
+
+# In the guarantor's language; the date and the amount are written as that language writes them.
+RECEIPT_SUBJECT = N_("Your payment receipt {number} – {group}")
+RECEIPT_EMAIL = N_("Thank you for your payment to {group}.\n\nReceipt number: {number}\nGuarantor: {name}\n"
+                   "Account: {account}\nDate paid: {date}\nTransaction number: {transaction}\nCard type: {card}\n"
+                   "Amount paid: {amount}")
 
 
 def queue_receipt_email(receipt: Receipt, result: ChargeResult):
     """Queue the receipt for the guarantor's email; the job runner sends it after the payment commits."""
     guarantor = receipt.guarantor
     group = guarantor.group
-    lines = [
-        f"Thank you for your payment to {group.name}.",
-        "",
-        f"Receipt number: {receipt.number}",
-        f"Guarantor: {guarantor.legal_name}",
-        f"Account: {guarantor.account}",
-        f"Date paid: {receipt.received_date.strftime('%B %-d, %Y')}",
-        f"Transaction number: {result.transaction}",
-        f"Card type: {paid_with(receipt)}",
-        f"Amount paid: {format_money(receipt.amount)}",
-    ]
+    lang = language.of_guarantor(guarantor)
+    body = gettext(lang, RECEIPT_EMAIL, group=group.name, number=receipt.number, name=guarantor.legal_name,
+                   account=guarantor.account, date=receipt.received_date, transaction=result.transaction,
+                   card=paid_with(receipt), amount=receipt.amount)
     if group.footer_phone:
-        lines += ["", f"Questions? Call {group.footer_phone}."]
+        body += "\n\n" + gettext(lang, notify.QUESTIONS, phone=group.footer_phone)
     return notify.queue_email(
-        guarantor.email, f"Your payment receipt {receipt.number} – {group.name}", "\n".join(lines),
+        guarantor.email, gettext(lang, RECEIPT_SUBJECT, number=receipt.number, group=group.name), body,
         purpose="receipt", guarantor=guarantor,
     )

@@ -15,7 +15,16 @@ from ..db import database
 from ..gateways import ChargeResult, Gateway, GatewayUnavailable, InvalidResult, for_payment
 from ..models import Encounter, Guarantor, PaymentAttempt, Receipt, ReceiptApplication, Transaction
 from ..money import ZERO, format_money
-from .attempts import MSG_NOT_COMPLETED, MSG_UNAVAILABLE, OPEN, finish, mark_pending, record_outcome, reload
+from .attempts import (
+    MSG_NOT_COMPLETED,
+    MSG_UNAVAILABLE,
+    OPEN,
+    finish,
+    mark_pending,
+    message_columns,
+    record_outcome,
+    reload,
+)
 from .cards import store_card
 from .declines import close_declined, declined_receipt, latest_decline
 from .receipt_email import queue_receipt_email
@@ -87,7 +96,7 @@ def settle(attempt: PaymentAttempt, result: ChargeResult) -> PaymentAttempt:
             method=result.wallet or Receipt.CARD,
             card_type=result.brand,
             last4=result.last4,
-            message="" if paid else result.message,
+            **message_columns("" if paid else result.message),
         ).where((PaymentAttempt.id == attempt.id) & settleable).execute()
         if not rows:
             return reload(attempt)  # someone else settled it first
@@ -106,7 +115,7 @@ def settle(attempt: PaymentAttempt, result: ChargeResult) -> PaymentAttempt:
             last4=result.last4,
             amount=attempt.amount if paid else ZERO,
             status=Receipt.PAID if paid else Receipt.UNSUCCESSFUL,
-            decline_reason="" if paid else result.message,
+            decline_reason="" if paid else str(result.message),
             # the day's open batch, locked until this commits (a Close waits for it)
             batch=batches.batch_for_payment(group, charged_at),
             taken_by=attempt.staff_id,

@@ -8,10 +8,10 @@ from decimal import Decimal
 from .. import balances, clock, crash, ledger
 from ..db import database
 from ..gateways import ChargeResult, CheckoutOptions, Gateway, GatewayRefused, GatewayUnavailable
-from ..i18n import N_
+from ..i18n import N_, gettext, message_of
 from ..models import Guarantor, PatientSession, PaymentAttempt, StoredCard
 from ..money import format_money, parse_amount_input
-from .attempts import MSG_NOT_COMPLETED, MSG_UNAVAILABLE, OPEN, finish, mark_pending, reload
+from .attempts import MSG_NOT_COMPLETED, MSG_UNAVAILABLE, OPEN, finish, mark_pending, message_columns, reload
 from .cards import may_use_saved_cards
 from .settling import settle
 
@@ -22,6 +22,7 @@ MSG_EARLIER_PAID = N_("Your earlier payment went through, so we did not start an
 MSG_IN_PROGRESS = N_("A payment on this account is still being processed. Please wait a minute, then check your receipts before paying again.")
 MSG_SIGN_IN_FOR_CARDS = N_("Saved cards can be used after you sign in with a code (View Account).")
 MSG_CARD_GONE = N_("That saved card is no longer available. Please choose another way to pay.")
+MSG_DESCRIPTION = N_("{group} · account {account}")  # what the gateway's page says the payment is for
 
 
 class PaymentRefused(Exception):
@@ -150,7 +151,7 @@ def start(
         if chosen_amount(guarantor, choice, other) != amount and choice != PaymentAttempt.OTHER:
             raise PaymentRefused(MSG_STALE)
     except PaymentRefused as refusal:
-        finish(attempt, PaymentAttempt.CANCELED, str(refusal))
+        finish(attempt, PaymentAttempt.CANCELED, message_of(refusal))
         raise
     return _resume(gateway, attempt, guarantor, return_url)
 
@@ -186,12 +187,13 @@ def _resume(gateway: Gateway, attempt: PaymentAttempt, guarantor: Guarantor, ret
             mark_pending(attempt)
             return Started(reload(attempt), result.redirect)
         return Started(settle(attempt, result), None)
-    options = checkout_options(guarantor.group)
+    options = replace(checkout_options(guarantor.group), language=guarantor.own_language)
     if attempt.store_card:  # asked on POPS's own form (Stripe) or a payment plan's first payment
         options = replace(options, keep_card=True)
     try:
         checkout = gateway.create_checkout(
-            attempt.key, attempt.amount, f"{guarantor.group.name} · account {guarantor.account}",
+            attempt.key, attempt.amount,
+            gettext(guarantor.own_language, MSG_DESCRIPTION, group=guarantor.group.name, account=guarantor.account),
             return_url, options,
         )
     except GatewayRefused:  # it answered that it did nothing under this key: the patient's retry is a new attempt
@@ -200,13 +202,13 @@ def _resume(gateway: Gateway, attempt: PaymentAttempt, guarantor: Guarantor, ret
         # The gateway may have opened a checkout under this key before the line dropped (and a
         # resubmitted form reaches the same one), so the attempt stays open, never ERROR: the
         # settle job asks the gateway about the key later. The patient is told they were not charged.
-        PaymentAttempt.update(message=MSG_UNAVAILABLE, updated_at=clock.now()).where(
+        PaymentAttempt.update(**message_columns(MSG_UNAVAILABLE), updated_at=clock.now()).where(
             (PaymentAttempt.id == attempt.id) & PaymentAttempt.status.in_(OPEN)
         ).execute()
         return Started(reload(attempt), None)
     crash.point(crash.AFTER_GATEWAY)
     PaymentAttempt.update(
-        status=PaymentAttempt.PENDING, gateway_checkout=checkout.id, message="", updated_at=clock.now()
+        status=PaymentAttempt.PENDING, gateway_checkout=checkout.id, **message_columns(""), updated_at=clock.now()
     ).where((PaymentAttempt.id == attempt.id) & PaymentAttempt.status.in_(OPEN)).execute()
     return Started(reload(attempt), checkout.url)
 

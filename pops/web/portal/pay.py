@@ -8,6 +8,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ... import ids, pay_form, payments, sessions
+from ...i18n import message_of
 from ...models import PatientSession, PaymentAttempt
 from ...payments import pay_link
 from ..chrome import page, patient_chrome
@@ -62,9 +63,9 @@ def start(request: Request, form: FormData, session: PatientSession) -> Response
         )
     except payments.ShownForAnotherAccount as refusal:
         # What was chosen on another account's page is not carried onto this one.
-        return show_form(request, session, error=str(refusal), status_code=400)
+        return show_form(request, session, error=message_of(refusal), status_code=400)
     except payments.PaymentRefused as refusal:
-        return show_form(request, session, error=str(refusal), values=values, status_code=400)
+        return show_form(request, session, error=message_of(refusal), values=values, status_code=400)
     return redirect(started.redirect or f"/pay/result/{started.attempt.key}")
 
 

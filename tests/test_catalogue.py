@@ -1,0 +1,81 @@
+"""The Spanish catalogue (pops/locale/): every patient-facing sentence has Spanish, none is fuzzy or left
+in English (but for a few names), and each committed .mo is exactly what its .po compiles to."""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.frontend import parse_mapping_cfg
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+
+ROOT = Path(__file__).resolve().parent.parent
+LOCALE = ROOT / "pops" / "locale"
+CATALOGUES = sorted(LOCALE.glob("*/LC_MESSAGES/messages.po"))
+# The same in Spanish: names of products and brands, and a word both languages share.
+SAME_IN_SPANISH = {"POPS", "QuickPay", "Google Pay", "Apple Pay", "Sandbox Pay", "Total"}
+
+
+def extracted() -> dict[str, str]:
+    """Every msgid the source marks today (babel.cfg's files, N_ and _), with where it is."""
+    with open(ROOT / "babel.cfg") as cfg:
+        method_map, options_map = parse_mapping_cfg(cfg)
+    found = {}
+
+    def only_the_source(dirname: str) -> bool:  # the top level: pops/ and templates/ only
+        relative = Path(dirname).relative_to(ROOT)
+        return len(relative.parts) != 1 or relative.parts[0] in ("pops", "templates")
+
+    for filename, lineno, message, _comments, _context in extract_from_dir(
+            str(ROOT), method_map, options_map, keywords={"_": None, "gettext": None, "ngettext": (1, 2), "N_": None},
+            directory_filter=only_the_source):
+        msgid = message[0] if isinstance(message, tuple) else message
+        if msgid:
+            found.setdefault(msgid, f"{filename}:{lineno}")
+    return found
+
+
+def spanish():
+    with open(LOCALE / "es" / "LC_MESSAGES" / "messages.po", "rb") as po:
+        return read_po(po, locale="es")
+
+
+def test_there_is_a_spanish_catalogue():
+    assert [p.relative_to(LOCALE).as_posix() for p in CATALOGUES] == ["es/LC_MESSAGES/messages.po"]
+
+
+def test_every_patient_facing_sentence_has_spanish():
+    catalogue = spanish()
+    missing = [f"{where}: {msgid!r}" for msgid, where in sorted(extracted().items(), key=lambda kv: kv[1])
+               if not (catalogue.get(msgid) and all(_strings(catalogue.get(msgid))))]
+    assert missing == [], ("no Spanish yet (run the catalogue update in README's 'Translations', then translate):\n"
+                           + "\n".join(missing))
+
+
+def test_no_entry_is_fuzzy_or_left_in_english():
+    catalogue = spanish()
+    fuzzy = [m.id for m in catalogue if m.id and m.fuzzy]
+    assert fuzzy == [], f"fuzzy entries (check the Spanish, then drop the flag): {fuzzy}"
+    english = [m.id for m in catalogue if m.id and not isinstance(m.id, tuple) and m.string == m.id
+               and m.id not in SAME_IN_SPANISH]
+    assert english == [], f"msgstr equal to its msgid: {english}"
+    for m in catalogue:
+        if isinstance(m.id, tuple):
+            assert m.id[1] not in m.string, m.id
+
+
+def _strings(message) -> tuple[str, ...]:
+    return message.string if isinstance(message.string, tuple) else (message.string,)
+
+
+@pytest.mark.parametrize("po", CATALOGUES, ids=lambda p: p.parent.parent.name)
+def test_the_committed_mo_is_what_the_po_compiles_to(po):
+    with open(po, "rb") as f:
+        catalogue = read_po(f, locale=po.parent.parent.name)
+    compiled = io.BytesIO()
+    write_mo(compiled, catalogue)
+    mo = po.with_suffix(".mo")
+    assert mo.exists() and mo.read_bytes() == compiled.getvalue(), (
+        f"{mo.relative_to(ROOT)} is stale: run .venv/bin/pybabel compile -d pops/locale -D messages")
