@@ -16,7 +16,7 @@ from .gateways.sandbox import MOUNT as SANDBOX_MOUNT
 from .gateways.sandbox import hosted_page_app
 from .jobs import Runner
 from .settings import STATIC_DIR, Settings
-from .web import language, public, quickpay, signin, staff, stripe_webhook
+from .web import language, public, quickpay, signin, sms, staff, stripe_webhook
 from .web.portal import pages as portal_pages
 from .web.portal import pay, plans, profile, receipts
 from .web.security import SecurityMiddleware
@@ -58,6 +58,7 @@ def create_app(settings: Settings, *, jobs: bool = False) -> Starlette:
         *portal_pages.routes, *receipts.routes, *plans.routes, *pay.routes, *profile.routes,
         *([Mount(SANDBOX_MOUNT, app=hosted_page_app(gateway), name="sandbox-gateway")] if sandbox
           else stripe_webhook.routes),
+        *sms.routes,
         *staff.routes,
         # Static files are compressed; pages are not (BREACH: they carry the form token).
         Mount("/static", app=GZipMiddleware(StaticFiles(directory=str(STATIC_DIR)), minimum_size=500), name="static"),

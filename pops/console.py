@@ -19,9 +19,11 @@ from .i18n import N_, gettext
 from .db import database
 from .models import GROUP_DEFAULTS, Group, Guarantor, Link, OutboxMessage, PatientSession, Receipt, Staff, is_colour
 from .money import parse_amount_input
+from .plans import notices
 from .settings import Settings
 from .staff import create_staff, provisioning_uri
 from .templating import format_date
+from .texts import content, reminders
 
 MAX_RESULTS = 50
 RECEIPTS_SHOWN = 50
@@ -105,6 +107,8 @@ class Dashboard:
     balances: Balances  # the figures the patient sees
     eligibility: Eligibility
     receipts: list[Receipt]  # newest first, at most RECEIPTS_SHOWN
+    texting: bool = False  # a texting consent in force (else staff read "No texting consent", no text button)
+    reminders: tuple = ()  # the statement reminders sent, newest first
 
     @property
     def group(self) -> Group:
@@ -117,7 +121,8 @@ def dashboard(guarantor: Guarantor, staff: Staff, *, ip: str) -> Dashboard:
     figures = ledger.balances_for(guarantor)
     receipts = (Receipt.select().where(Receipt.guarantor == guarantor)
                 .order_by(Receipt.received_at.desc(), Receipt.id.desc()).limit(RECEIPTS_SHOWN))
-    return Dashboard(guarantor, figures, ledger.eligibility_for(guarantor, figures), list(receipts))
+    return Dashboard(guarantor, figures, ledger.eligibility_for(guarantor, figures), list(receipts),
+                     texting=notices.may_text(guarantor), reminders=tuple(reminders.sent_to(guarantor)))
 
 
 # --- Send Balance Notification -------------------------------------------------------------
@@ -129,7 +134,6 @@ class Notification:
 
 
 # The balance notice the patient gets, in their language (the console around it stays English).
-BALANCE_TEXT = N_("{group}: your amount due is {due}. Pay securely at {url}")
 BALANCE_SUBJECT = N_("Your balance with {group}: {due}")
 BALANCE_EMAIL = N_("Hello {name},\n\nYour amount due to {group} is {due}.\nYou can see your balance and pay securely "
                    "here:\n{url}\n")
@@ -152,6 +156,8 @@ def send_balance_notification(guarantor: Guarantor, channel: str, staff: Staff, 
             return Notification(False, "Not sent: this guarantor has opted out of text messages.")
         if not guarantor.notify_balance_text:
             return Notification(False, "Not sent: the patient chose not to get balance notices by text (Profile).")
+        if not notices.may_text(guarantor):
+            return Notification(False, f"Not sent: {content.NO_CONSENT.lower()} is recorded for this mobile.")
     elif not guarantor.email:
         return Notification(False, "Not sent: there is no email address on this account.")
     elif not guarantor.notify_balance_email:
@@ -162,8 +168,8 @@ def send_balance_notification(guarantor: Guarantor, channel: str, staff: Staff, 
     lang = language.of_guarantor(guarantor)  # what the patient reads is in their language
     due = balances.amount_due
     if channel == "sms":
-        notify.queue_sms(guarantor.mobile, gettext(lang, BALANCE_TEXT, group=group.name, due=due, url=url),
-                         purpose="balance", guarantor=guarantor)
+        notify.queue_sms(guarantor.mobile, content.statement_text(guarantor, url), purpose="balance",
+                         guarantor=guarantor)  # never an amount in a text
         return Notification(True, f"Text message queued to {guarantor.mobile}.")
     body = (gettext(lang, BALANCE_EMAIL, name=guarantor.greeting_name, group=group.name, due=due, url=url) + "\n"
             + (gettext(lang, notify.QUESTIONS, phone=group.footer_phone) + "\n" if group.footer_phone else ""))
@@ -256,12 +262,13 @@ def retry_message(message_id: int | None, staff: Staff, *, ip: str) -> OutboxMes
 # --- POPS Management: a group's options ----------------------------------------------------
 
 TEXT_LIMITS = {"name": 200, "logo": 500, "brand_color": 7, "timezone": 64, "footer_phone": 40,
-               "footer_email": 200, "footer_text": 2000, "landing_page": 8}
+               "footer_email": 200, "footer_text": 2000, "landing_page": 8, "text_sender": 30}
 GROUP_FIELDS = ["name", *GROUP_DEFAULTS]
 BOOL_FIELDS = [k for k, v in GROUP_DEFAULTS.items() if isinstance(v, bool)]
 INT_FIELDS = [k for k, v in GROUP_DEFAULTS.items() if isinstance(v, int) and not isinstance(v, bool)]
 MONEY_FIELDS = [k for k, v in GROUP_DEFAULTS.items() if isinstance(v, Decimal)]
-INT_RANGES = {"plan_max_months": (2, 60), "plan_down_payment_percent": (0, 90)}  # others: 1 to 100,000
+INT_RANGES = {"plan_max_months": (2, 60), "plan_down_payment_percent": (0, 90),
+              "reminder_first_days": (1, 60), "reminder_second_days": (1, 90)}  # others: 1 to 100,000
 LANDING_PAGES = ("home", "pay")
 
 
@@ -314,6 +321,9 @@ def group_changes(group: Group, form: dict[str, str]) -> tuple[dict[str, object]
         errors["payment_plans"] = "Payment plans charge a stored card: turn on Enable payment method storage too."
     if values.get("autopay") and not values.get("enable_payment_method_storage"):
         errors["autopay"] = "Autopay charges a stored card: turn on Enable payment method storage too."
+    if ("reminder_second_days" not in errors and "reminder_first_days" not in errors
+            and values["reminder_second_days"] <= values["reminder_first_days"]):
+        errors["reminder_second_days"] = "The second reminder comes after the first: use more days than for the first."
     logo = str(values.get("logo", ""))
     if logo and not (logo.startswith("https://") or (logo.startswith("/") and not logo.startswith("//"))):
         errors["logo"] = "Use an https:// address or a path on this site, or leave it empty."

@@ -29,9 +29,10 @@ RANDOM_CHARS = 14
 SIGNATURE_CHARS = 5
 CODE_CHARS = 1 + RANDOM_CHARS + SIGNATURE_CHARS
 
-PURPOSES = {"sms": "S", "email": "E", "statement": "Q", "desk": "D"}
+PURPOSES = {"sms": "S", "email": "E", "statement": "Q", "desk": "D", "reminder": "R"}  # reminder: pops.texts.reminders
 _PURPOSE_OF = {v: k for k, v in PURPOSES.items()}
-ORIGIN_OF_PURPOSE = {"sms": "sms_link", "email": "email_link", "statement": "statement_qr", "desk": "desk_qr"}
+ORIGIN_OF_PURPOSE = {"sms": "sms_link", "email": "email_link", "statement": "statement_qr", "desk": "desk_qr",
+                     "reminder": "reminder"}
 _WRAPPING = " \t\r\n\"'“”‘’<>()[]{}.,;:!?"
 BAD_CODES_PER_WINDOW = 60  # unknown or forged codes per IP address
 BAD_CODE_WINDOW = dt.timedelta(minutes=10)

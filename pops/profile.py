@@ -15,6 +15,8 @@ from .audit import audit
 from .contacts import normalize_email, normalize_mobile
 from .db import database
 from .i18n import N_
+from .plans import notices
+from .texts.tables import stopped
 from .models import (
     ContactChange,
     Guarantor,
@@ -79,6 +81,43 @@ def set_notifications(session: PatientSession, chosen: Container[str], *, ip: st
             Guarantor.id == session.guarantor_id).execute()
         audit(session, "profile.notifications",
               detail=", ".join(f"{name}={name in chosen}" for name in NOTIFICATION_FIELDS), ip=ip)
+
+
+# --- texting consent (issue 16): given or withdrawn here, kept with when and how ---------------
+
+TEXTS_QUESTION = N_("Text me about my statements, reminders and payment plan at {mobile}. No amount is ever sent "
+                    "by text; reply STOP to end them, HELP for help. Message and data rates may apply.")
+
+
+@dataclass(frozen=True)
+class Texting:
+    """The patient's texting consent as Profile shows it."""
+
+    mobile: str
+    granted: bool
+    at: object  # when the consent in force was recorded (None: never)
+    stopped: bool  # a STOP POPS received, or the practice's opt-out: no texts until START
+
+
+def texting(guarantor: Guarantor) -> Texting:
+    latest = notices.latest_consent(guarantor) if guarantor.mobile else None
+    return Texting(guarantor.mobile, notices.has_consent(guarantor),
+                   latest.recorded_at if latest is not None and latest.mobile == guarantor.mobile else None,
+                   guarantor.sms_opt_out or (bool(guarantor.mobile) and stopped(guarantor.mobile)))
+
+
+def set_text_consent(session: PatientSession, granted: bool, *, ip: str = "") -> bool:
+    """The patient gives (or withdraws) consent to texts at their mobile: recorded with when and how, audited.
+    False when there is no mobile, or nothing changed. A STOP still stands until START."""
+    guarantor = Guarantor.get_by_id(session.guarantor_id)
+    if not guarantor.mobile or notices.has_consent(guarantor) == granted:
+        return False
+    how = "Profile (staff mirror)" if session.staff_id else "Profile (portal)"
+    with database.atomic():
+        notices.record_text_consent(guarantor, granted, how, session=session,
+                                    wording=TEXTS_QUESTION.format(mobile=guarantor.mobile))
+        audit(session, "profile.text_consent", detail=f"{'given' if granted else 'withdrawn'} for {guarantor.mobile}", ip=ip)
+    return True
 
 
 # --- a new email or mobile, verified by a code sent to it ---------------------------------

@@ -35,7 +35,7 @@ KINDS = {"both": "Payments and refunds", "payment": "Payments", "refund": "Refun
 PERIODS = {"day": "Day", "month": "Month", "year": "Year"}
 ORIGIN_LABELS = {
     "sms_link": "SMS link", "email_link": "Email link", "statement_qr": "Statement QR", "desk_qr": "Desk QR",
-    "sign_in": "Sign-in", "staff_mirror": "Staff mirror",
+    "sign_in": "Sign-in", "staff_mirror": "Staff mirror", "reminder": "Reminder",
 }
 AUTH_LABELS = {"quickpay": "QuickPay", "code": "Code", "staff": "Staff"}
 # A session's payment outcome: none, or how its payment attempt ended

@@ -1,7 +1,8 @@
-"""Every table in a POPS database: POPS's own, the sandbox gateway's, what POPS keeps about Stripe, and payment plans."""
+"""Every table in a POPS database: POPS's own, the sandbox gateway's, what POPS keeps about Stripe, payment plans and texts."""
 from .gateways.sandbox_tables import TABLES as SANDBOX_TABLES
 from .gateways.stripe_tables import TABLES as STRIPE_TABLES
 from .models import MODELS
 from .plans.tables import TABLES as PLAN_TABLES
+from .texts.tables import TABLES as TEXT_TABLES
 
-TABLES = [*MODELS, *SANDBOX_TABLES, *STRIPE_TABLES, *PLAN_TABLES]
+TABLES = [*MODELS, *SANDBOX_TABLES, *STRIPE_TABLES, *PLAN_TABLES, *TEXT_TABLES]

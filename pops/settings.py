@@ -41,6 +41,7 @@ class Settings:
     mail_from: str = "POPS <no-reply@pops.invalid>"
     sms_url: str | None = None  # the SMS provider adapter's endpoint (JSON POST)
     sms_token: str | None = None
+    sms_provider: str = "generic"  # POPS_SMS_PROVIDER: how POST /sms/inbound checks a reply (generic or twilio)
     crash_at: str | None = None  # tests only (POPS_CRASH_AT): where the server kills itself (pops.crash)
     trusted_proxies: tuple[str, ...] = ("127.0.0.1",)  # addresses (or networks, or "*") whose X-Forwarded-* count
     db_pool: int = 10  # PostgreSQL connections per process, and the cap on its request threads
@@ -84,6 +85,7 @@ class Settings:
             mail_from=env.get("POPS_MAIL_FROM") or defaults.mail_from,
             sms_url=env.get("POPS_SMS_URL") or None,
             sms_token=env.get("POPS_SMS_TOKEN") or None,
+            sms_provider=sms_provider(env.get("POPS_SMS_PROVIDER", "")),
             crash_at=crash_at,
             trusted_proxies=trusted_proxies(env.get("POPS_TRUSTED_PROXIES", ",".join(defaults.trusted_proxies))),
             db_pool=db_pool,
@@ -125,6 +127,14 @@ def chosen_gateway(text: str, environment: str) -> str:
     if name not in {"", "sandbox", "stripe"}:
         raise SettingsError(f"POPS_GATEWAY must be sandbox or stripe, not {text!r}")
     return name or ("" if environment == "production" else "sandbox")
+
+
+def sms_provider(text: str) -> str:
+    """POPS_SMS_PROVIDER: generic (the default: JSON and X-POPS-Signature) or twilio (X-Twilio-Signature)."""
+    name = text.strip().lower() or "generic"
+    if name not in {"generic", "twilio"}:
+        raise SettingsError(f"POPS_SMS_PROVIDER must be generic or twilio, not {text!r}")
+    return name
 
 
 def trusted_proxies(text: str) -> tuple[str, ...]:

@@ -11,7 +11,7 @@ from itsdangerous import BadSignature, Signer, URLSafeTimedSerializer
 
 # Every namespace in use; a new purpose is added here, never reused.
 PURPOSES = frozenset({
-    "link.sms", "link.email", "link.statement", "link.desk",  # QuickPay and desk-QR codes
+    "link.sms", "link.email", "link.statement", "link.desk", "link.reminder",  # QuickPay and desk-QR codes
     "signin",  # the patient sign-in flow's cookie
     "verify-contact",  # a new email or mobile being confirmed
     "sandbox.result",  # the sandbox gateway's single-use result token

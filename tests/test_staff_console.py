@@ -9,6 +9,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from pops import clock, ledger, links
+from pops.plans.notices import record_text_consent
 from pops.models import AuditLog, Group, Guarantor, Link, OutboxMessage, PatientSession, Staff, StaffSession
 
 from factories import make_staff, owe, totp_now
@@ -258,12 +259,14 @@ def test_desk_qr_expires_after_the_groups_desk_minutes(as_staff, guarantor, grou
 
 def test_send_by_text_queues_the_quickpay_link(as_staff, guarantor, staff, app):
     owe(guarantor)
+    record_text_consent(guarantor, True, "import: paper form")
     response = post_form(as_staff, "/staff/guarantors/A1001/notify", {"channel": "sms"})
     assert response.status_code == 303
     assert "Text message queued." in as_staff.get(response.headers["location"]).text
     message = OutboxMessage.get()
     assert (message.channel, message.recipient) == ("sms", "+15555550123")
-    assert "Riverside Family Medicine" in message.body and "$80.00" in message.body
+    assert message.body.startswith("Riverside Family Medicine: you have a new statement. View and pay securely: ")
+    assert message.body.endswith(" Reply STOP to opt out.") and "$" not in message.body  # never an amount by text
     url = re.search(r"http://testserver/q/\S+", message.body).group()
     link = Link.get()
     assert (link.purpose, link.created_by_id) == ("sms", staff.id)
@@ -289,6 +292,7 @@ def test_send_by_email(as_staff, guarantor):
     ("no_statement", "email", "Not sent: this guarantor has no current statement."),
     ("no_balance_texts", "sms", "Not sent: the patient chose not to get balance notices by text (Profile)."),
     ("no_balance_emails", "email", "Not sent: the patient chose not to get balance notices by email (Profile)."),
+    ("no_consent", "sms", "Not sent: no texting consent is recorded for this mobile."),
 ])
 def test_send_is_refused_with_the_reason(as_staff, guarantor, setup, channel, reason):
     owe(guarantor, statement_due="0.00" if setup == "nothing_owed" else "80.00", statement=setup != "no_statement")
@@ -297,6 +301,8 @@ def test_send_is_refused_with_the_reason(as_staff, guarantor, setup, channel, re
                "no_balance_emails": {"notify_balance_email": False}}.get(setup)
     if changes:
         Guarantor.update(**changes).where(Guarantor.id == guarantor.id).execute()
+    if setup != "no_consent":
+        record_text_consent(guarantor, True, "import: paper form")
     response = post_form(as_staff, "/staff/guarantors/A1001/notify", {"channel": channel})
     assert response.status_code == 422
     assert reason in response.text

@@ -14,6 +14,7 @@ from .read import JSONNumber
 from .result import Problem
 from .spec import (
     ADDRESS,
+    SMS_CONSENT,
     APPLICATION,
     APPOINTMENT,
     DOCUMENT,
@@ -253,6 +254,10 @@ def shape(doc: object, checker: Checker) -> Row | None:
             address = checker.row(g.data["address"], at(g.path, "address"), ADDRESS, "address")
             if address is not None:
                 g.children["address"] = [address]
+        if "sms_consent" in g.data:
+            consent = checker.row(g.data["sms_consent"], at(g.path, "sms_consent"), SMS_CONSENT, "texting consent")
+            if consent is not None:
+                g.children["sms_consent"] = [consent]
         checker.rows(g, "patients", PATIENT, "patient")
         for e in checker.rows(g, "encounters", ENCOUNTER, "encounter"):
             if "facility" in e.data:

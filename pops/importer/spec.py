@@ -91,6 +91,7 @@ GUARANTOR = {
     "sms_opt_out": Field("bool"),
     "language": _choice(LANGUAGES, required=False),  # what POPS writes to them in; left out: unchanged
     "address": Field("object", required=False),
+    "sms_consent": Field("object", required=False),  # {at, how}: the patient's consent to texts (issue 16)
     "escrow": Field("money+"),
     "unapplied": Field("money+"),
     "patients": _REQUIRED_LIST,
@@ -105,6 +106,10 @@ ADDRESS = {
     "city": _text(Guarantor.city),
     "state": _text(Guarantor.state),
     "zip": _text(Guarantor.zip),
+}
+SMS_CONSENT = {
+    "at": Field("datetime"),  # the practice's local time, as the PM system gives it
+    "how": Field("text", max_length=50),  # e.g. "paper form at registration"
 }
 PATIENT = {
     "id": _key(Patient.ext_id),

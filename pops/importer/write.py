@@ -1,6 +1,7 @@
 """Writing a checked document: groups and guarantors, in one transaction with the check."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections import defaultdict
 from pathlib import Path
@@ -10,6 +11,9 @@ from .. import clock
 from ..db import database
 from ..models import CONTACT_FIELDS, GROUP_DEFAULTS, ContactChange, Group, Guarantor
 from ..contacts import normalize_mobile
+from ..plans.notices import record_text_consent
+from ..plans.tables import TextConsent
+from ..texts.tables import stopped
 from .check import check
 from .known import chunks
 from .read import load_file
@@ -103,8 +107,13 @@ class Writer(AccountWriter):
         current = Guarantor.get_or_none(Guarantor.account == d["account"])
         if current is not None:
             self.contact_changes(current, values, g.path)
+        mobile = values.get("mobile", current.mobile if current is not None else "")
+        if mobile and stopped(str(mobile)):  # a STOP POPS received stands until START, whatever the import says
+            values["sms_opt_out"] = True
         guarantor, outcome = self.save(Guarantor, current, values)
         self.tally("guarantors", outcome)
+        if g.children.get("sms_consent"):
+            self.text_consent(guarantor, group, g.children["sms_consent"][0].data)
 
         gid = guarantor.id
         patients = self.patients(gid, g.children.get("patients", []))
@@ -113,6 +122,15 @@ class Writer(AccountWriter):
         self.receipts(gid, ZoneInfo(group.timezone), encounters, g.children.get("receipts", []))
         self.appointments(gid, patients, g.children.get("appointments", []))
         self.post_back(gid)
+
+    def text_consent(self, guarantor: Guarantor, group: Group, consent: dict) -> None:
+        """The PM system's record of the patient's consent to texts, kept once with its when and how; never
+        over a newer consent or withdrawal (Profile, a STOP)."""
+        at = consent["at"].replace(tzinfo=ZoneInfo(group.timezone)).astimezone(dt.timezone.utc)
+        if not guarantor.mobile or TextConsent.select().where(
+                (TextConsent.guarantor == guarantor.id) & (TextConsent.recorded_at >= at)).exists():
+            return
+        record_text_consent(guarantor, True, f"import: {consent['how']}", at=at)
 
     def contact_changes(self, guarantor: Guarantor, values: dict[str, object], path: str) -> None:
         """A contact detail the patient changed in the portal stands until the import carries it."""
@@ -145,6 +163,8 @@ class Writer(AccountWriter):
 def _same_contact(field: str, incoming: object, changed: str) -> bool:
     """Whether the PM system now has the patient's new value, however it writes it:
     "(555) 555-0199" is "+15555550199", and an email's case does not matter."""
+    if isinstance(incoming, bool):  # sms_opt_out, changed by a STOP or START reply
+        incoming = "true" if incoming else "false"
     incoming = "" if incoming is None else str(incoming)
     if field == "mobile":
         return (normalize_mobile(incoming) or incoming) == (normalize_mobile(changed) or changed)

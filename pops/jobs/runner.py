@@ -44,6 +44,13 @@ def charge_plans(settings: Settings, gateway: Gateway) -> dict[str, int]:
     return {f"plans_{k}": v for k, v in charging.charge_due(gateway, settings.base_url).items()}
 
 
+def send_reminders(settings: Settings) -> dict[str, int]:
+    """The reminders job: statement reminders due by pops.clock's today in each group's zone (pops.texts.reminders)."""
+    from ..texts import reminders  # it builds on notify and plans, which import this package
+
+    return {"reminders": reminders.send_due(settings.secret_key, settings.base_url)}
+
+
 def take_lease(holder: str, name: str = RUNNER) -> bool:
     """Hold (or renew) the lease `name` for LEASE; False while another holder's lease runs."""
     now = clock.now()
@@ -70,6 +77,7 @@ def run_once(settings: Settings, gateway: Gateway, *, settle: bool = True) -> di
     if settle:
         done.update(settle_payments(gateway))
         done.update(charge_plans(settings, gateway))
+        done.update(send_reminders(settings))
     done["sent"] = deliver_outbox(settings)
     return done
 

@@ -55,6 +55,18 @@ def charge_plans(timestamp: int) -> None:
         print(f"pops worker: payment plans {counts}", flush=True)
 
 
+@app.periodic(cron="* * * * *", periodic_id="reminders")
+@app.task(name="pops.send_reminders", queue=QUEUE, lock="reminders", queueing_lock="reminders")
+def send_reminders(timestamp: int) -> None:
+    """Statement reminders due by pops.clock's today (never the queue's clock), texts only 8:00-21:00."""
+    from ..texts import reminders
+
+    with database.connection_context():
+        sent = reminders.send_due(_Context.settings.secret_key, _Context.settings.base_url)
+    if sent:
+        print(f"pops worker: queued {sent} statement reminder(s)", flush=True)
+
+
 @app.periodic(cron="* * * * *", periodic_id="sweep")
 @app.task(name="pops.sweep_outbox", queue=QUEUE, lock="sweep", queueing_lock="sweep")
 def sweep_outbox(timestamp: int) -> None:

@@ -61,7 +61,7 @@ class Link(BaseModel):
     created_by = ForeignKeyField(Staff, null=True, on_delete="RESTRICT")
 
 
-SESSION_ORIGINS = ("sms_link", "email_link", "statement_qr", "desk_qr", "sign_in", "staff_mirror")
+SESSION_ORIGINS = ("sms_link", "email_link", "statement_qr", "desk_qr", "sign_in", "staff_mirror", "reminder")
 
 
 class SessionBase(BaseModel):

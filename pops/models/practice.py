@@ -58,6 +58,11 @@ GROUP_DEFAULTS: dict[str, object] = {
     "plan_down_payment_percent": 0,
     "autopay": False,
     "autopay_cap": Decimal("500.00"),
+    # texts (issue 16): the name a text starts with ("" = the group's name); reminders, off by default
+    "text_sender": "",
+    "reminders": False,
+    "reminder_first_days": 10,
+    "reminder_second_days": 20,
 }
 """Every POPS Group option (PRODUCT.md) with the value a new group starts from; import keys are the same."""
 
@@ -101,6 +106,10 @@ class Group(BaseModel):
     plan_down_payment_percent = IntegerField(default=0)  # 0: no down payment
     autopay = BooleanField(default=False)
     autopay_cap = MoneyField(default=GROUP_DEFAULTS["autopay_cap"])
+    text_sender = CharField(max_length=30, default="")
+    reminders = BooleanField(default=False)  # statement reminders on a schedule (pops.texts.reminders)
+    reminder_first_days = IntegerField(default=10)
+    reminder_second_days = IntegerField(default=20)
 
     @property
     def brand_colour(self) -> str:
@@ -116,6 +125,11 @@ class Group(BaseModel):
     def offers_plans(self) -> bool:
         """Payment plans are on, and cards may be stored (a plan charges the stored card)."""
         return self.payment_plans and self.enable_payment_method_storage and self.enable_credit_card
+
+    @property
+    def sender(self) -> str:
+        """The name every text starts with: the Text sender name, else the group's name."""
+        return self.text_sender.strip() or self.name
 
     @property
     def landing_path(self) -> str:

@@ -7,6 +7,7 @@ from ..i18n import N_
 from ..jobs import queue
 from ..models import Guarantor, OutboxMessage, PatientSession
 from . import rules
+from ..texts.tables import stopped
 from .tables import PaymentPlan, PlanNotice, TextConsent
 
 CONSENT_QUESTION = N_("Text me reminders and notices about my payment plan at {mobile} (no amounts are ever "
@@ -66,19 +67,36 @@ AUTHORISATION_BODY = N_("Please keep this copy of the authorisation you agreed t
 
 def record_consent(session: PatientSession, granted: bool, how: str) -> TextConsent | None:
     """The patient's answer to the texting question, kept with when and how; None without a mobile."""
-    guarantor = session.guarantor
+    return record_text_consent(session.guarantor, granted, how, session=session,
+                               wording=CONSENT_QUESTION.format(mobile=session.guarantor.mobile))
+
+
+def record_text_consent(guarantor: Guarantor, granted: bool, how: str, *, at=None, session: PatientSession | None = None,
+                        wording: str = "") -> TextConsent | None:
+    """A yes or no to texts at the guarantor's mobile, with when (`at`, else now) and how (plan set-up, Profile,
+    the import, a STOP or START reply); the latest is in force. None without a mobile."""
     if not guarantor.mobile:
         return None
-    return TextConsent.create(guarantor=guarantor, mobile=guarantor.mobile, granted=granted, how=how,
-                              session=session, wording=CONSENT_QUESTION.format(mobile=guarantor.mobile))
+    return TextConsent.create(guarantor=guarantor, mobile=guarantor.mobile, granted=granted, how=how[:60],
+                              session=session, wording=wording, recorded_at=at or clock.now())
+
+
+def latest_consent(guarantor: Guarantor) -> TextConsent | None:
+    return TextConsent.select().where(TextConsent.guarantor == guarantor).order_by(TextConsent.id.desc()).first()
+
+
+def has_consent(guarantor: Guarantor) -> bool:
+    """A yes in force for the number on file (whatever the opt-out says)."""
+    latest = latest_consent(guarantor) if guarantor.mobile else None
+    return latest is not None and latest.granted and latest.mobile == guarantor.mobile
 
 
 def may_text(guarantor: Guarantor) -> bool:
-    """A consent in force for the number on file, and no opt-out since."""
-    if not guarantor.mobile or guarantor.sms_opt_out:
+    """A consent in force for the number on file, no opt-out since, and no STOP from that number: the one
+    test before any balance text, reminder or plan notice by text (sign-in codes do not ask it)."""
+    if not guarantor.mobile or guarantor.sms_opt_out or stopped(guarantor.mobile):
         return False
-    latest = TextConsent.select().where(TextConsent.guarantor == guarantor).order_by(TextConsent.id.desc()).first()
-    return latest is not None and latest.granted and latest.mobile == guarantor.mobile
+    return has_consent(guarantor)
 
 
 def email_authorisation(guarantor: Guarantor, text: str, *, base_url: str, path: str = "/pay/plan/authorisation") -> None:
@@ -102,7 +120,7 @@ def tell(guarantor: Guarantor, plan: PaymentPlan | None, kind: str, *, base_url:
     group = guarantor.group
     text, subject, body = NOTICES[kind]
     url = f"{base_url.rstrip('/')}{path}"
-    values = {"sender": group.name, "url": url, "phone": group.footer_phone, "detail": detail}
+    values = {"sender": group.sender, "url": url, "phone": group.footer_phone, "detail": detail}
     if may_text(guarantor):
         channel = OutboxMessage.SMS
         local = clock.local_now(group.timezone)

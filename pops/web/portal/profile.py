@@ -18,7 +18,7 @@ from ..htmx import client_ip
 from ..render import render
 
 VERIFY_MAX_AGE = 30 * 60  # seconds to enter the code sent to a new email or mobile
-DONE = {"preferred_name", "notifications", "email", "mobile", "request"}  # what ?done= may say was saved
+DONE = {"preferred_name", "notifications", "email", "mobile", "request", "texting"}  # what ?done= may say was saved
 VERIFY_MESSAGES = {
     "malformed": N_("Enter the 6-digit code we sent."),
     "wrong": N_("That code is not right. Check it and try again."),
@@ -39,6 +39,8 @@ def _profile_page(request: Request, session: PatientSession, *, errors: dict | N
     return render(request, "portal/profile/page.html", page(
         session, N_("Profile"), active="/profile",
         patients=profile.patients(session.guarantor),
+        texting=profile.texting(session.guarantor),
+        texts_question=profile.TEXTS_QUESTION.format(mobile=session.guarantor.mobile),
         done=done if done in DONE else "",
         errors=errors or {},
         values=values or {},
@@ -65,6 +67,12 @@ def notifications(request: Request, form: FormData, session: PatientSession) -> 
     profile.set_notifications(session, {name for name in profile.NOTIFICATION_FIELDS if name in form},
                               ip=client_ip(request))
     return redirect("/profile?done=notifications")
+
+
+@patient_form
+def texting(request: Request, form: FormData, session: PatientSession) -> Response:
+    profile.set_text_consent(session, form.get("consent") == "yes", ip=client_ip(request))
+    return redirect("/profile?done=texting")
 
 
 # --- a new email or mobile, verified by a code sent to it ---------------------------------
@@ -187,6 +195,7 @@ routes = [
     Route("/profile", show),
     Route("/profile/preferred-name", preferred_name, methods=["POST"]),
     Route("/profile/notifications", notifications, methods=["POST"]),
+    Route("/profile/texting", texting, methods=["POST"]),
     Route("/profile/email", change_email, methods=["POST"]),
     Route("/profile/mobile", change_mobile, methods=["POST"]),
     Route("/profile/verify", verify),

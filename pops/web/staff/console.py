@@ -40,7 +40,7 @@ def _dashboard(request: Request, staff_session, guarantor, *, notice: str = "", 
     return render(request, "staff/console/dashboard.html", {
         "title": guarantor.legal_name, "staff_session": staff_session, "guarantor": guarantor, "group": board.group,
         "balances": board.balances, "eligibility": board.eligibility, "receipts": board.receipts,
-        "notice": notice, "error": error,
+        "texting": board.texting, "reminders": board.reminders, "notice": notice, "error": error,
     }, status_code=status_code)
 
 
