@@ -6,8 +6,10 @@ and dates are written in the render's language (`lang`).
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from typing import Any, Mapping
+from contextvars import ContextVar
+from typing import Any, Iterator, Mapping
 from zoneinfo import ZoneInfo
 
 import jinja2
@@ -25,11 +27,30 @@ def format_date(value: dt.date | dt.datetime | None, style: str = "long", tz: st
     return i18n.format_date(value, style, tz)
 
 
+# The language of the render under way: a macro imported without context (`{% from … import … %}`)
+# sees only globals, so `_()` and the filters fall back on it when the context has no `lang`.
+_RENDERING: ContextVar[str] = ContextVar("pops_rendering_language", default=i18n.DEFAULT)
+
+
+@contextlib.contextmanager
+def rendering(lang: str | None) -> Iterator[None]:
+    """Render in `lang` (every template, macro and filter of the renders inside)."""
+    token = _RENDERING.set(i18n.language(lang))
+    try:
+        yield
+    finally:
+        _RENDERING.reset(token)
+
+
+def _lang(context) -> str:
+    return context.get("lang") or _RENDERING.get()
+
+
 @jinja2.pass_context
 def _gettext(context, message: str) -> str:
     """`_()` in the page's language (`lang` in the context). A Message's parameters are escaped here,
     after translation; a literal % in them is doubled for the i18n extension's own % formatting."""
-    lang = context.get("lang")
+    lang = _lang(context)
     if isinstance(message, i18n.Message) and message.params:
         translated = i18n.translations(i18n.language(lang)).gettext(message.msgid)
         values = {k: i18n.format_param(v, lang) for k, v in message.params.items()}
@@ -39,17 +60,17 @@ def _gettext(context, message: str) -> str:
 
 @jinja2.pass_context
 def _ngettext(context, singular: str, plural: str, n: int) -> str:
-    return i18n.ngettext(context.get("lang"), singular, plural, n)
+    return i18n.ngettext(_lang(context), singular, plural, n)
 
 
 @jinja2.pass_context
 def _money(context, amount) -> str:
-    return i18n.format_money(amount, context.get("lang"))
+    return i18n.format_money(amount, _lang(context))
 
 
 @jinja2.pass_context
 def _date(context, value, style: str = "long", tz: str | ZoneInfo | None = None) -> str:
-    return i18n.format_date(value, style, tz, context.get("lang"))
+    return i18n.format_date(value, style, tz, _lang(context))
 
 
 def environment(globals: Mapping[str, Any] | None = None, *, auto_reload: bool = True) -> jinja2.Environment:

@@ -338,3 +338,12 @@ def test_the_import_refuses_a_language_pops_does_not_speak(db, value):
     with pytest.raises(ImportRefused) as refused:
         import_document(load(document(language=value)))
     assert "language" in str(refused.value.problems[0].path) and Guarantor.select().count() == 0
+
+
+def test_a_macro_imported_without_context_speaks_the_page_s_language(client, guarantor):
+    build_ledger(guarantor)
+    Guarantor.update(chosen_language="es").execute()
+    sign_in_as(client, guarantor)
+    account = client.get("/account?history=all").text  # the visit lines come from portal/_macros.html
+    assert 'data-label="Facturado"' in account and "Billed" not in account
+    assert "10 ago 2026" in account and "Aug 10, 2026" not in account

@@ -21,7 +21,7 @@ from starlette.routing import Route
 from .. import clock
 from ..db import database
 from ..i18n import N_, from_accept_language, language
-from ..templating import environment
+from ..templating import environment, rendering
 from . import CheckoutOptions
 from .sandbox_tables import APPROVE, SandboxCheckout
 
@@ -106,7 +106,8 @@ def _options(checkout: SandboxCheckout) -> CheckoutOptions:
 
 
 def _render(template: str, context: dict, status_code: int = 200) -> HTMLResponse:
-    return HTMLResponse(_env.get_template(template).render(context), status_code=status_code)
+    with rendering(context.get("lang")):
+        return HTMLResponse(_env.get_template(template).render(context), status_code=status_code)
 
 
 def page_language(request: Request, checkout: SandboxCheckout | None) -> str:

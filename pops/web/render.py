@@ -28,10 +28,11 @@ def render(
     ctx = {"request": request, "csrf_field": forms.FIELD, "csrf_token": lambda: forms.csrf_token(request),
            "test_mode": getattr(request.app.state, "test_mode", False), **(context or {})}
     ctx.setdefault("lang", page_language(request, template, ctx))
-    if fragment if fragment is not None else htmx(request).wants_fragment:
-        html = render_block(env, template, block, ctx)
-    else:
-        html = env.get_template(template).render(ctx)
+    with templating.rendering(ctx["lang"]):
+        if fragment if fragment is not None else htmx(request).wants_fragment:
+            html = render_block(env, template, block, ctx)
+        else:
+            html = env.get_template(template).render(ctx)
     response = HTMLResponse(html, status_code=status_code, headers=headers)
     response.headers.append("Vary", "HX-Request")
     new_token = getattr(request.state, "new_csrf", None)
