@@ -14,7 +14,7 @@ from . import limits, otp, sessions
 from .audit import PATIENT, audit
 from .contacts import Destination
 from .db import database
-from .models import Group, Guarantor, OneTimeCode, PatientSession, Throttle
+from .models import Group, Guarantor, OneTimeCode, OutboxMessage, PatientSession, Throttle
 
 LOOKUPS_PER_HOUR = 20  # per IP
 LOOKUP_ACTION = "sign_in.lookup"
@@ -65,6 +65,19 @@ def send_code(destination: Destination, *, secret_key: str, ip: str) -> OneTimeC
     with database.atomic():
         return otp.send_code(destination.guarantor, destination.channel, destination.address, purpose="sign_in",
                              secret_key=secret_key, ip=ip)
+
+
+def text_refused(attempt: str) -> bool:
+    """Whether the SMS provider refused the text carrying this attempt's code (a number that replied STOP to
+    the provider, say): codes still go to an opted-out number, but a provider may not carry them."""
+    row = OneTimeCode.get_or_none(OneTimeCode.attempt == attempt)
+    if row is None or row.channel != "sms":
+        return False
+    return OutboxMessage.select().where(
+        (OutboxMessage.channel == OutboxMessage.SMS) & (OutboxMessage.recipient == row.destination)
+        & (OutboxMessage.purpose == row.purpose) & (OutboxMessage.guarantor == row.guarantor_id)
+        & (OutboxMessage.expires_at == row.expires_at) & (OutboxMessage.error != "")
+        & (OutboxMessage.status != OutboxMessage.SENT)).exists()
 
 
 @dataclass(frozen=True)

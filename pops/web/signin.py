@@ -175,7 +175,8 @@ def _code_page(request: Request, state: dict, *, check: otp.Check | None = None)
                  masked=state.get("m", ""),
                  error=CODE_MESSAGES[check.status] if check else "",
                  tries_left=check.tries_left if check and check.status == "wrong" else None,
-                 dead=bool(check) and check.status in DEAD)
+                 dead=bool(check) and check.status in DEAD,
+                 refused=signin.text_refused(str(state["a"])))
 
 
 @public
