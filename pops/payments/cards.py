@@ -1,7 +1,9 @@
 """Cards: the ones a patient asked the gateway to keep, who may charge them, and how a payment's card reads."""
 from __future__ import annotations
 
-from .. import clock
+import functools
+
+from .. import clock, db
 from ..gateways import GatewayUnavailable, StoredCardToken, for_payment
 from ..models import Guarantor, PatientSession, Receipt, StoredCard
 
@@ -18,12 +20,15 @@ def may_use_saved_cards(session: PatientSession) -> bool:
 def saved_cards(guarantor: Guarantor) -> list[StoredCard]:
     """The guarantor's saved cards that have not expired, newest first."""
     today = clock.now().date()
-    return [
-        card for card in StoredCard.select().where(
-            (StoredCard.guarantor == guarantor) & StoredCard.removed_at.is_null()
-        ).order_by(StoredCard.created_at.desc())
-        if (card.exp_year, card.exp_month) >= (today.year, today.month)
-    ]
+    cards = (StoredCard.from_row(row) for row in db.execute(_saved_cards_sql(), (guarantor.id,)))
+    return [card for card in cards if (card.exp_year, card.exp_month) >= (today.year, today.month)]
+
+
+@functools.cache
+def _saved_cards_sql() -> str:
+    # The Pay page runs it on every visit: written once, not built by the ORM each time (pops.db.execute).
+    return (f'SELECT {StoredCard.columns("c")} FROM "{StoredCard._meta.table_name}" AS c'
+            ' WHERE c."guarantor_id" = ? AND c."removed_at" IS NULL ORDER BY c."created_at" DESC')
 
 
 def remove_card(guarantor: Guarantor, card_id: int, gateway=None) -> bool:
