@@ -18,6 +18,7 @@ import sys
 import urllib.error
 import urllib.request
 from email.message import EmailMessage
+from zoneinfo import ZoneInfo
 from urllib.parse import unquote, urlsplit
 
 from . import clock, crash
@@ -25,6 +26,7 @@ from .db import database
 from .i18n import N_
 from .jobs import queue
 from .models import Guarantor, OutboxMessage
+from .plans.rules import next_text_time  # the one home of the 8:00-21:00 gate
 from .settings import Settings
 
 
@@ -87,11 +89,22 @@ def _record(message: OutboxMessage, error: str | None) -> bool:
     if tries >= OutboxMessage.MAX_TRIES:
         change = {"status": OutboxMessage.FAILED, "next_attempt_at": None}
     else:
-        change = {"next_attempt_at": now + OutboxMessage.RETRY_AFTER[tries - 1]}
+        change = {"next_attempt_at": _texting_hours(message, now + OutboxMessage.RETRY_AFTER[tries - 1])}
     OutboxMessage.update(error=error[:300], attempts=tries, **change).where(OutboxMessage.id == message.id).execute()
     if change["next_attempt_at"] is not None:
         queue.defer_message(message.id, at=change["next_attempt_at"])
     return False
+
+
+AUTOMATIC = ("reminder", "plan_")  # purposes of automatic texts: they go out only 8:00-21:00, retries too
+
+
+def _texting_hours(message: OutboxMessage, at: dt.datetime) -> dt.datetime:
+    """When a retry may go: as planned, or for an automatic text the next 8:00-21:00 in its group's zone."""
+    if message.channel != OutboxMessage.SMS or not message.purpose.startswith(AUTOMATIC) or message.guarantor_id is None:
+        return at
+    zone = Guarantor.get_by_id(message.guarantor_id).group.timezone
+    return next_text_time(at.astimezone(ZoneInfo(zone))).astimezone(dt.timezone.utc)
 
 
 def expire_codes() -> int:

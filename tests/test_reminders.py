@@ -179,3 +179,17 @@ def test_two_workers_never_send_the_same_reminder_twice(reminding, db):
     assert errors == []
     assert sum(counts) == 1 and Reminder.select().count() == 1 and len(texts()) == 1
     assert Link.select().where(Link.purpose == "reminder").count() == 1
+
+
+def test_a_failed_reminder_text_is_retried_only_within_8_00_to_21_00(reminding):
+    from pops import notify
+    from pops.settings import Settings
+
+    clock.freeze(dt.datetime(2026, 11, 24, 2, 59, 30, tzinfo=dt.timezone.utc))  # 20:59:30 in Chicago
+    assert run() == 1
+    unreachable = Settings(secret_key="s" * 40, sms_url="http://127.0.0.1:9/sms")  # nothing listens there
+    notify.deliver(unreachable)
+    message = texts()[0]
+    assert message.status == "outbox" and message.error
+    # the retry a minute later would be 21:00:30: it waits for 8:00 the next morning, Chicago time
+    assert message.next_attempt_at == dt.datetime(2026, 11, 24, 14, 0, tzinfo=dt.timezone.utc)
