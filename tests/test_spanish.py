@@ -347,3 +347,10 @@ def test_a_macro_imported_without_context_speaks_the_page_s_language(client, gua
     account = client.get("/account?history=all").text  # the visit lines come from portal/_macros.html
     assert 'data-label="Facturado"' in account and "Billed" not in account
     assert "10 ago 2026" in account and "Aug 10, 2026" not in account
+
+
+def test_the_session_ended_page_has_the_switch_too(client, guarantor):
+    build_ledger(guarantor)
+    ended = client.get("/quickpay", headers=ES)  # no session: the page that says it ended
+    assert lang_of(ended.text) == "es" and "Su sesión terminó" in ended.text
+    assert switch_href(ended.text) == "/language?to=en"
