@@ -127,6 +127,7 @@ def charge_one(gateway: Gateway, plan: PaymentPlan, today: dt.date, *, early: bo
         if _set_status(plan, PaymentPlan.PAST_DUE):
             notices.tell(guarantor, plan, "past_due", base_url=_base_url(plan))
         return "no_card"
+
     def taken(attempt: PaymentAttempt) -> bool:
         return bool(Instalment.update(attempt=attempt).where(
             (Instalment.id == instalment.id) & (Instalment.tries == instalment.tries)
@@ -206,7 +207,7 @@ def charge_due(gateway: Gateway, base_url: str = "") -> dict[str, int]:
     counts: dict[str, int] = autopay.run(gateway, base_url)
     for plan in PaymentPlan.select().where(PaymentPlan.status.in_(PaymentPlan.LIVE)).order_by(PaymentPlan.id):
         today = clock.today(plan.guarantor.group.timezone)
-        if remind(plan, today):
+        if plan.status == PaymentPlan.ACTIVE and remind(plan, today):  # no reminder for a plan on hold or past due
             counts["reminded"] = counts.get("reminded", 0) + 1
         outcome = charge_one(gateway, plan, today)
         if outcome != "nothing_due":
