@@ -482,3 +482,10 @@ def test_a_rehearsal_with_pops_now_charges_the_instalment_from_the_command_line(
     again = subprocess.run([sys.executable, "-m", "pops", "plans", "charge"], env=env, capture_output=True, text=True,
                            timeout=60)
     assert "charged" not in again.stdout  # once
+
+
+def test_change_the_plan_comes_back_to_the_form_as_chosen(client, owing):
+    sign_in_as(client, owing)
+    link = re.search(r'href="(/pay/plan\?[^"]+)">Change the plan', review(client, months="4", day="28").text).group(1)
+    form = client.get(link.replace("&amp;", "&")).text
+    assert '<option value="4" selected>' in form and '<option value="28" selected>' in form

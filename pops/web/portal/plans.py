@@ -36,7 +36,9 @@ def _setup_page(request: Request, session: PatientSession, *, error: str | None 
 
 @patient_page
 def plan_page(request: Request, session: PatientSession) -> Response:
-    return _setup_page(request, session)
+    """The plan, or the set-up form (filled in again when "Change the plan" comes back with the choices)."""
+    values = _choices(request.query_params) if request.query_params.get("day") else None
+    return _setup_page(request, session, values=values)
 
 
 @patient_page
