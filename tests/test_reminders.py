@@ -193,3 +193,42 @@ def test_a_failed_reminder_text_is_retried_only_within_8_00_to_21_00(reminding):
     assert message.status == "outbox" and message.error
     # the retry a minute later would be 21:00:30: it waits for 8:00 the next morning, Chicago time
     assert message.next_attempt_at == dt.datetime(2026, 11, 24, 14, 0, tzinfo=dt.timezone.utc)
+
+
+def group_form(group: Group, **changes) -> dict:
+    from pops.console import BOOL_FIELDS, GROUP_FIELDS
+
+    data = {f: ("on" if getattr(group, f) else None) if f in BOOL_FIELDS else str(getattr(group, f))
+            for f in GROUP_FIELDS}
+    data.update(changes)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def test_pops_management_sets_the_text_sender_and_the_reminder_schedule(client, group, admin):
+    from http_helpers import post_form
+
+    staff_login(client, admin)
+    page = client.get(f"/staff/admin/groups/{group.code}").text
+    assert "Text sender name" in page and "Statement reminders" in page
+    bad = post_form(client, f"/staff/admin/groups/{group.code}",
+                    group_form(group, text_sender="x" * 31, reminders="on", reminder_first_days="20",
+                               reminder_second_days="10"))
+    assert bad.status_code == 422
+    assert "Use at most 30 characters." in bad.text and "The second reminder comes after the first" in bad.text
+    assert Group.get_by_id(group.id).reminders is False  # nothing saved
+    good = post_form(client, f"/staff/admin/groups/{group.code}",
+                     group_form(group, text_sender="Riverside Billing", reminders="on", reminder_first_days="7",
+                                reminder_second_days="14"))
+    assert good.status_code == 303
+    saved = Group.get_by_id(group.id)
+    assert (saved.sender, saved.reminders, saved.reminder_first_days, saved.reminder_second_days) == (
+        "Riverside Billing", True, 7, 14)
+
+
+def test_pops_sms_provider_is_generic_or_twilio():
+    from pops.settings import Settings, SettingsError
+
+    assert Settings.from_env({}).sms_provider == "generic"
+    assert Settings.from_env({"POPS_SMS_PROVIDER": "Twilio"}).sms_provider == "twilio"
+    with pytest.raises(SettingsError, match="POPS_SMS_PROVIDER must be generic or twilio"):
+        Settings.from_env({"POPS_SMS_PROVIDER": "carrier-pigeon"})
