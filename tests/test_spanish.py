@@ -354,3 +354,14 @@ def test_the_session_ended_page_has_the_switch_too(client, guarantor):
     ended = client.get("/quickpay", headers=ES)  # no session: the page that says it ended
     assert lang_of(ended.text) == "es" and "Su sesión terminó" in ended.text
     assert switch_href(ended.text) == "/language?to=en"
+
+
+def test_a_payment_plan_refusal_with_its_amounts_is_in_spanish(client, group, guarantor):
+    group.payment_plans = group.enable_payment_method_storage = True
+    group.save()
+    owe(guarantor, "80.00", "80.00")
+    Guarantor.update(chosen_language="es").execute()
+    sign_in_as(client, guarantor)
+    page = client.get("/pay/plan/review", params={"months": "3", "day": "15"})
+    assert page.status_code == 400
+    assert "Para un plan de pagos, el saldo debe ser de al menos $100.00. Su saldo es de $80.00." in page.text

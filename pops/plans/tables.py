@@ -5,6 +5,7 @@ from __future__ import annotations
 from peewee import BooleanField, CharField, DateField, ForeignKeyField, IntegerField, TextField
 
 from ..i18n import N_
+from .page_notices import PAGE_TEXT
 from ..models import BaseModel, Guarantor, MoneyField, PatientSession, PaymentAttempt, Staff, StoredCard, UTCDateTimeField
 from ..models.base import _now
 
@@ -107,6 +108,11 @@ class PlanNotice(BaseModel):
     channel = CharField(max_length=10)  # "sms", "email" or "page"
     created_at = UTCDateTimeField(default=_now)
     ref = CharField(max_length=64, default="", index=True)  # what it is about (autopay: the statement), told once
+
+    @property
+    def page_text(self) -> str:
+        """What the plan page says of it (a marked sentence, translated where it is shown)."""
+        return PAGE_TEXT.get(self.kind, self.kind)
 
 
 class Autopay(BaseModel):

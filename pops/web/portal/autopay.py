@@ -7,6 +7,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ... import ids, payments
+from ...i18n import message_of
 from ...models import PatientSession
 from ...plans import autopay
 from ..chrome import page
@@ -40,7 +41,7 @@ def turn_on(request: Request, form: FormData, session: PatientSession) -> Respon
         autopay.turn_on(session, values["cap"], values["notice"], ids.parse_id(values["card"]),
                         agreed=form.get("agree") == "1", base_url=request.app.state.settings.base_url)
     except autopay.AutopayRefused as refusal:
-        return _page(request, session, error=str(refusal), values=values, status_code=400)
+        return _page(request, session, error=message_of(refusal), values=values, status_code=400)
     return redirect("/pay/autopay")
 
 
@@ -49,7 +50,7 @@ def turn_off(request: Request, form: FormData, session: PatientSession) -> Respo
     try:
         autopay.turn_off(session.guarantor, session)
     except autopay.AutopayRefused as refusal:
-        return _page(request, session, error=str(refusal), status_code=400)
+        return _page(request, session, error=message_of(refusal), status_code=400)
     return redirect("/pay/autopay")
 
 

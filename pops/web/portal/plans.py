@@ -9,6 +9,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ... import payments
+from ...i18n import message_of
 from ...models import PatientSession
 from ...plans import charging, reading, setup
 from ...plans.rules import PlanRefused
@@ -48,7 +49,7 @@ def review(request: Request, session: PatientSession) -> Response:
     try:
         schedule = setup.preview(session, values["months"], values["monthly"], values["day"])
     except PlanRefused as refusal:
-        return _setup_page(request, session, error=str(refusal), values=values, status_code=400)
+        return _setup_page(request, session, error=message_of(refusal), values=values, status_code=400)
     settings = request.app.state.settings
     guarantor = session.guarantor
     return render(request, "portal/plans/review.html", page(
@@ -76,7 +77,7 @@ def start(request: Request, form: FormData, session: PatientSession) -> Response
             balance=str(form.get("balance", "")), agreed=form.get("agree") == "1", texts=texts,
             base_url=settings.base_url)
     except (PlanRefused, payments.PaymentRefused) as refusal:
-        return _setup_page(request, session, error=str(refusal), values=values, status_code=400)
+        return _setup_page(request, session, error=message_of(refusal), values=values, status_code=400)
     return redirect(started.redirect or f"/pay/plan/done/{key}")
 
 
@@ -138,7 +139,7 @@ def new_card(request: Request, form: FormData, session: PatientSession) -> Respo
     except ValueError:
         return _setup_page(request, session, error=payments.MSG_STALE, status_code=400)
     except (PlanRefused, payments.PaymentRefused) as refusal:
-        return _setup_page(request, session, error=str(refusal), status_code=400)
+        return _setup_page(request, session, error=message_of(refusal), status_code=400)
     return redirect(started.redirect or f"/pay/plan/done/{key}")
 
 
