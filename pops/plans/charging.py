@@ -13,7 +13,7 @@ from .. import clock, crash, ledger, payments
 from ..payments.attempts import mark_pending
 from ..audit import POPS, audit
 from ..db import database
-from ..gateways import ChargeResult, Gateway, GatewayUnavailable
+from ..gateways import ChargeResult, Gateway, GatewayUnavailable, for_payment
 from ..models import Guarantor, PaymentAttempt
 from ..money import ZERO, format_money
 from ..templating import format_date
@@ -188,6 +188,27 @@ def pay_next_now(gateway: Gateway, guarantor: Guarantor) -> str:
     if plan is None:
         return "no_plan"
     return charge_one(gateway, plan, clock.today(guarantor.group.timezone), early=True)
+
+
+def bank_page(gateway: Gateway, guarantor: Guarantor) -> str | None:
+    """Where the patient confirms an instalment their bank held for authentication (3-D Secure), or None.
+
+    The gateway is asked now (the patient pressed the button); its page sends them back to POPS's
+    return address, and the next run records the instalment.
+    """
+    plan = PaymentPlan.select().where(
+        (PaymentPlan.guarantor == guarantor) & PaymentPlan.status.in_(PaymentPlan.LIVE)).first()
+    waiting = plan and next((i for i in _unpaid(plan) if i.attempt_id is not None), None)
+    if not waiting:
+        return None
+    attempt = PaymentAttempt.get_by_id(waiting.attempt_id)
+    if attempt.status not in PaymentAttempt.OPEN:
+        return None
+    try:
+        result = for_payment(gateway, attempt.gateway).lookup(attempt.key)
+    except GatewayUnavailable:
+        return None
+    return result.redirect if result is not None and result.status == ChargeResult.OPEN and result.redirect else None
 
 
 def remind(plan: PaymentPlan, today: dt.date) -> bool:

@@ -27,6 +27,7 @@ EARLY_OUTCOMES = {
     "no_card": N_("The card for your plan is no longer available. Please call us."),
     "no_plan": N_("You have no active payment plan."),
 }
+MSG_NOTHING_TO_CONFIRM = N_("There is no payment waiting for your bank's confirmation.")
 MSG_REASON = "Give a reason for cancelling (it is kept in the audit log)."
 
 
@@ -40,6 +41,7 @@ class PlanView:
     next: Instalment | None
     authorisation: str
     notices: list[PlanNotice]
+    awaiting_bank: bool = False  # an instalment's charge waits for the patient's bank (3-D Secure)
 
 
 def view(plan: PaymentPlan) -> PlanView:
@@ -47,10 +49,13 @@ def view(plan: PaymentPlan) -> PlanView:
     first = plan.first_attempt.amount if plan.first_attempt_id else Decimal(json.loads(plan.offer.terms)["payments"][0][1])
     paid = first + sum((i.amount for i in instalments if i.status == Instalment.PAID), ZERO)
     scheduled = [i for i in instalments if i.status == Instalment.SCHEDULED]
+    kinds = list(PlanNotice.select().where(PlanNotice.plan == plan).order_by(PlanNotice.id.desc()).limit(20))
+    out = [i.attempt_id for i in scheduled if i.attempt_id is not None]
+    awaiting = bool(out) and PaymentAttempt.select().where(
+        PaymentAttempt.id.in_(out) & PaymentAttempt.status.in_(PaymentAttempt.OPEN)).exists()
     return PlanView(plan, instalments, first, paid, sum((i.amount for i in scheduled), ZERO),
                     scheduled[0] if scheduled and plan.status in PaymentPlan.LIVE else None,
-                    plan.offer.authorisation,
-                    list(PlanNotice.select().where(PlanNotice.plan == plan).order_by(PlanNotice.id.desc()).limit(20)))
+                    plan.offer.authorisation, kinds, awaiting and bool(kinds) and kinds[0].kind == "confirm")
 
 
 def latest(guarantor: Guarantor) -> PlanView | None:

@@ -126,6 +126,15 @@ def pay_next(request: Request, form: FormData, session: PatientSession) -> Respo
 
 
 @patient_form
+def confirm_with_bank(request: Request, form: FormData, session: PatientSession) -> Response:
+    """To the bank's page for an instalment it held for authentication; back through /pay/return/KEY."""
+    url = charging.bank_page(request.app.state.gateway, session.guarantor)
+    if url is None:
+        return _setup_page(request, session, error=reading.MSG_NOTHING_TO_CONFIRM, status_code=400)
+    return redirect(url)
+
+
+@patient_form
 def new_card(request: Request, form: FormData, session: PatientSession) -> Response:
     """The next instalment on the gateway's page with another card, kept as the plan's card."""
     key = str(form.get("key", ""))
@@ -161,5 +170,6 @@ routes = [
     Route("/pay/plan/authorisation", authorisation),
     Route("/pay/plan/pay-next", pay_next, methods=["POST"]),
     Route("/pay/plan/new-card", new_card, methods=["POST"]),
+    Route("/pay/plan/confirm", confirm_with_bank, methods=["POST"]),
     Route("/pay/plan/cancel", cancel, methods=["POST"]),
 ]
