@@ -52,6 +52,10 @@ def test_a_link_url_has_one_slash_whatever_the_base_url_ends_with(base):
     assert links.url(base, "S123-4567") == "https://pay.example.org/q/S123-4567"
 
 
+def test_a_link_url_keeps_the_base_urls_path_to_its_last_character():
+    assert links.url("https://example.org/PAY-TX/", "S123-4567") == "https://example.org/PAY-TX/q/S123-4567"
+
+
 def test_revoking_records_the_address_it_came_from(guarantor, second, staff):
     links.mint(guarantor, "sms", SECRET)
     theirs, _ = links.mint(second, "sms", SECRET)
