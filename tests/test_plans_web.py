@@ -16,7 +16,7 @@ from pops.models import AuditLog, Encounter, Group, Guarantor, OutboxMessage, Pa
 from pops.plans.tables import Instalment, PaymentPlan, PlanNotice, PlanOffer, TextConsent
 
 from factories import add_line, owe
-from http_helpers import post_form, sign_in_as
+from http_helpers import open_browser, post_form, sign_in_as
 
 APPROVED = "4242 4242 4242 4242"
 DECLINED = "4000 0000 0000 0002"
@@ -207,7 +207,9 @@ def test_a_second_plan_on_the_same_balance_is_refused(client, owing):
 
 def test_staff_in_a_mirror_cannot_agree_for_the_patient(client, owing, staff):
     sign_in_as(client, owing, origin="staff_mirror", staff=staff)
-    response = agree(client)
+    assert 'data-testid="plan-confirm"' not in review(client).text  # a mirror offers to send it instead
+    response = post_form(client, "/pay/plan/start", {"key": "k" * 24, "seq": "0", "account": "A1001",
+                                                     "balance": "300.00", "months": "3", "day": "15", "agree": "1"})
     assert response.status_code == 400 and "staff cannot agree for them" in response.text
     assert PlanOffer.select().count() == 0
 
@@ -489,3 +491,48 @@ def test_change_the_plan_comes_back_to_the_form_as_chosen(client, owing):
     link = re.search(r'href="(/pay/plan\?[^"]+)">Change the plan', review(client, months="4", day="28").text).group(1)
     form = client.get(link.replace("&amp;", "&")).text
     assert '<option value="4" selected>' in form and '<option value="28" selected>' in form
+
+
+def test_staff_prepare_a_plan_and_the_patient_agrees_on_their_own_phone(client, owing, staff, app):
+    from pops.models import Link
+
+    sign_in_as(client, owing, origin="staff_mirror", staff=staff)
+    page = review(client, months="3", day="15").text
+    assert 'data-testid="plan-send"' in page and 'data-testid="plan-confirm"' not in page
+    sent = post_form(client, "/pay/plan/send", {"months": "3", "monthly": "", "day": "15", "channel": "sms"})
+    assert sent.status_code == 200 and "works once, for 30 minutes" in sent.text
+    text = OutboxMessage.get(OutboxMessage.purpose == "plan_prepared")
+    assert text.recipient == "+15555550123" and "/q/" in text.body and "$" not in text.body
+    link = Link.get()
+    assert link.max_uses == 1 and link.expires_at == clock.now() + dt.timedelta(minutes=30)
+    assert AuditLog.get(AuditLog.action == "plan_prepared").staff_id == staff.id
+    assert PlanOffer.select().where(PlanOffer.key.startswith("prep-")).count() == 1 and PaymentPlan.select().count() == 0
+
+    with open_browser(app) as phone:  # the patient's own phone: the link, then a code, then the plan page
+        code = re.search(r"/q/(\S+?)\s", text.body + " ").group(1).rstrip(")")
+        assert phone.get(f"/q/{code}").headers["location"] == "/quickpay"
+        assert 'data-testid="pay-over-time"' in phone.get("/quickpay").text
+        assert phone.get("/login?view_account=1&next=/pay/plan").headers["location"] == "/login/send"
+        post_form(phone, "/login/send", {"destination": "0:sms"})
+        sign_in = OutboxMessage.select().where(OutboxMessage.purpose == "sign_in").order_by(OutboxMessage.id.desc()).get()
+        entered = post_form(phone, "/login/code", {"code": re.search(r"\b(\d{6})\b", sign_in.body).group(1)})
+        assert entered.headers["location"] == "/pay/plan"
+        form = phone.get("/pay/plan").text
+        assert "We prepared this plan with you" in form and '<option value="15" selected>' in form
+        assert "Your payment plan is set up" in hosted(phone, agree(phone)).text
+    assert PaymentPlan.get().months == 3
+    clock.advance(dt.timedelta(minutes=31))
+    sign_in_as(client, owing)
+    assert "We prepared this plan" not in client.get("/pay/plan").text
+
+
+def test_a_plan_is_sent_only_by_staff_and_only_where_it_can_go(client, owing, staff):
+    sign_in_as(client, owing)
+    assert "Only staff" in post_form(client, "/pay/plan/send", {"months": "3", "day": "15", "channel": "sms"}).text
+    Guarantor.update(email="").where(Guarantor.id == owing.id).execute()
+    sign_in_as(client, owing, origin="staff_mirror", staff=staff)
+    refused = post_form(client, "/pay/plan/send", {"months": "3", "day": "15", "channel": "email"})
+    assert refused.status_code == 400 and "no email address" in refused.text
+    refused = post_form(client, "/pay/plan/send", {"months": "13", "day": "15", "channel": "sms"})
+    assert refused.status_code == 400 and "from 2 to 12 months" in refused.text
+    assert OutboxMessage.select().where(OutboxMessage.purpose == "plan_prepared").count() == 0

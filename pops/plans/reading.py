@@ -27,6 +27,7 @@ EARLY_OUTCOMES = {
     "no_card": N_("The card for your plan is no longer available. Please call us."),
     "no_plan": N_("You have no active payment plan."),
 }
+MSG_PREPARED = N_("We prepared this plan with you: see the schedule, and agree to it if it suits you.")
 MSG_NOTHING_TO_CONFIRM = N_("There is no payment waiting for your bank's confirmation.")
 MSG_REASON = "Give a reason for cancelling (it is kept in the audit log)."
 

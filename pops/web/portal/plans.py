@@ -11,7 +11,7 @@ from starlette.routing import Route
 from ... import payments
 from ...i18n import message_of
 from ...models import PatientSession
-from ...plans import charging, reading, setup
+from ...plans import charging, prepared, reading, setup
 from ...plans.rules import PlanRefused
 from ..chrome import page
 from ..guards import patient_form, patient_page, redirect
@@ -29,6 +29,10 @@ def _setup_page(request: Request, session: PatientSession, *, error: str | None 
                 status_code: int = 200, notice: str | None = None) -> Response:
     group = session.group
     current = reading.latest(session.guarantor)
+    ready = prepared.waiting(session.guarantor) if values is None and not session.staff_id else None
+    if ready is not None:  # staff prepared it with the patient: the form as they chose it
+        values = ready
+        notice = notice or reading.MSG_PREPARED
     context = page(session, "Pay over time", active="/pay", error=error, notice=notice, values=values or {"day": "1"},
                    current=current, months=range(2, group.plan_max_months + 1), key=payments.new_key(),
                    seq=session.guarantor.payment_seq)
@@ -153,6 +157,20 @@ def new_card(request: Request, form: FormData, session: PatientSession) -> Respo
 
 
 @patient_form
+def send_prepared(request: Request, form: FormData, session: PatientSession) -> Response:
+    """Staff in a mirror send the plan they prepared with the patient: a one-use, 30-minute link."""
+    values = _choices(form)
+    settings = request.app.state.settings
+    try:
+        message = prepared.send(session, values["months"], values["monthly"], values["day"],
+                                str(form.get("channel", "")), secret_key=settings.secret_key,
+                                base_url=settings.base_url)
+    except PlanRefused as refusal:
+        return _setup_page(request, session, error=str(refusal), values=values, status_code=400)
+    return _setup_page(request, session, notice=message, values=values)
+
+
+@patient_form
 def cancel(request: Request, form: FormData, session: PatientSession) -> Response:
     problem = reading.cancel(session.guarantor, session, "", base_url=request.app.state.settings.base_url)
     if problem:
@@ -171,5 +189,6 @@ routes = [
     Route("/pay/plan/pay-next", pay_next, methods=["POST"]),
     Route("/pay/plan/new-card", new_card, methods=["POST"]),
     Route("/pay/plan/confirm", confirm_with_bank, methods=["POST"]),
+    Route("/pay/plan/send", send_prepared, methods=["POST"]),
     Route("/pay/plan/cancel", cancel, methods=["POST"]),
 ]
