@@ -42,7 +42,10 @@ def queues_texts(tree: ast.AST) -> bool:
 def test_every_module_that_queues_a_text_is_checked_here():
     found = {p.relative_to(ROOT).as_posix() for p in ROOT.rglob("*.py")
              if "migrations" not in p.parts and queues_texts(ast.parse(p.read_text()))}
-    assert found == TEXTING_MODULES
+    assert found == TEXTING_MODULES, (
+        "a module started or stopped queueing texts: list it in TEXTING_MODULES and send its texts in "
+        "test_no_text_pops_can_queue_carries_an_amount_a_service_or_a_diagnosis (and ask may_text before an "
+        "automatic one)")
 
 
 @pytest.fixture
