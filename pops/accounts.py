@@ -7,6 +7,7 @@ Each page's figures come from a fixed handful of aggregate queries, however long
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -149,20 +150,15 @@ def _visit(encounter: Encounter, lines: list[EncounterLine], pops_applied: dict[
     return Visit(encounter, ordered, encounter.insurance_pending, balance)
 
 
-_VISITS_SQL = None
-
-
+@functools.cache
 def _visits_sql() -> str:
     """The guarantor's encounters with their patient and their lines (oldest line first): one statement."""
-    global _VISITS_SQL
-    if _VISITS_SQL is None:
-        _VISITS_SQL = (
-            f"SELECT {Encounter.columns('e')}, {Patient.columns('p')}, {EncounterLine.columns('l')}"
-            ' FROM "encounter" AS e JOIN "patient" AS p ON p."id" = e."patient_id"'
-            ' LEFT JOIN "encounter_line" AS l ON l."encounter_id" = e."id"'
-            ' WHERE e."guarantor_id" = ? ORDER BY l."date", l."id"'
-        )
-    return _VISITS_SQL
+    return (
+        f"SELECT {Encounter.columns('e')}, {Patient.columns('p')}, {EncounterLine.columns('l')}"
+        ' FROM "encounter" AS e JOIN "patient" AS p ON p."id" = e."patient_id"'
+        ' LEFT JOIN "encounter_line" AS l ON l."encounter_id" = e."id"'
+        ' WHERE e."guarantor_id" = ? ORDER BY l."date", l."id"'
+    )
 
 
 def visits(guarantor: Guarantor, account: ledger.Account | None = None) -> list[Visit]:

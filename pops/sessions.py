@@ -6,6 +6,7 @@ Idle deadline from the group (patients) or the settings (staff); 12 hours at mos
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import secrets
 from typing import TypeVar
@@ -82,20 +83,15 @@ def start_staff(staff: Staff, *, idle: dt.timedelta = STAFF_IDLE, ip: str = "", 
     return token, session
 
 
-_PATIENT_SQL = None
-
-
+@functools.cache
 def _patient_sql() -> str:
     """The patient session with its guarantor and group: one statement (built once from the models)."""
-    global _PATIENT_SQL
-    if _PATIENT_SQL is None:
-        _PATIENT_SQL = (
-            f"SELECT {PatientSession.columns('s')}, {Guarantor.columns('g')}, {Group.columns('p')}"
-            ' FROM "patient_session" AS s JOIN "guarantor" AS g ON g."id" = s."guarantor_id"'
-            ' JOIN "group" AS p ON p."id" = s."group_id"'
-            ' WHERE s."token_hash" = ? AND s."ended_at" IS NULL'
-        )
-    return _PATIENT_SQL
+    return (
+        f"SELECT {PatientSession.columns('s')}, {Guarantor.columns('g')}, {Group.columns('p')}"
+        ' FROM "patient_session" AS s JOIN "guarantor" AS g ON g."id" = s."guarantor_id"'
+        ' JOIN "group" AS p ON p."id" = s."group_id"'
+        ' WHERE s."token_hash" = ? AND s."ended_at" IS NULL'
+    )
 
 
 def _find_patient(token_hash: str) -> PatientSession | None:
