@@ -103,7 +103,7 @@ def test_the_portal_in_spanish_after_the_switch(server, ledger, context):
     assert page.evaluate("document.documentElement.lang") == "en"  # no language yet: the browser's
     page.get_by_test_id("language-switch").click()  # "Español": a plain link, back to this page
     page.wait_for_url(f"{server.url}/home")
-    expect(page.locator("main")).to_contain_text("Bienvenido(a), Mateo Ramos")
+    expect(page.locator("main")).to_contain_text("Le damos la bienvenida, Mateo Ramos")
     check(page, "5-home")
     for name, text in (("Cuenta", "Saldo actual"), ("Pagar", "Monto a pagar"), ("Recibos", "Recibos"),
                        ("Estados de cuenta", f"S-ES1002"), ("Perfil", "Idioma")):
