@@ -22,7 +22,7 @@ from typing import TextIO
 
 from markupsafe import Markup
 
-from . import balances, clock, ledger, links, qr, templating
+from . import balances, clock, language, ledger, links, qr, templating
 from .models import Encounter, Group, Guarantor, Patient, Statement, StatementEncounter
 
 TEMPLATE = "statements/print.html"
@@ -57,6 +57,11 @@ class DueStatement:
     @property
     def group(self) -> Group:
         return self.guarantor.group
+
+    @property
+    def lang(self) -> str:
+        """The language it is printed in: the guarantor's (pops.language), English when none."""
+        return language.of_guarantor(self.guarantor)
 
     @property
     def prints_link(self) -> bool:
@@ -201,12 +206,14 @@ def qr_codes(urls: list[str]) -> list[str]:
 
 
 def _write(due: list[DueStatement], svgs: Iterator[str], out: TextIO) -> None:
-    """The document, each statement with a link taking the next QR code of `svgs` as it is printed."""
+    """The document, each statement with a link taking the next QR code of `svgs` as it is printed, and
+    in its guarantor's language (the template is generated as it goes: each is written while it is the one)."""
     def with_codes() -> Iterator[DueStatement]:
         for item in due:
             if item.url:
                 item.qr = Markup(next(svgs))
-            yield item
+            with templating.rendering(item.lang):
+                yield item
 
     groups = {item.group.id: item.group for item in due}
     template = _env.get_template(TEMPLATE)

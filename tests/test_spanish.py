@@ -365,3 +365,25 @@ def test_a_payment_plan_refusal_with_its_amounts_is_in_spanish(client, group, gu
     page = client.get("/pay/plan/review", params={"months": "3", "day": "15"})
     assert page.status_code == 400
     assert "Para un plan de pagos, el saldo debe ser de al menos $100.00. Su saldo es de $80.00." in page.text
+
+
+def test_each_paper_statement_is_printed_in_its_guarantor_s_language(group, guarantor, second):
+    import io
+
+    from pops import statements
+
+    day = dt.date(2026, 11, 2)
+    for who, lang in ((guarantor, "es"), (second, "")):
+        Guarantor.update(language=lang, address_line1="12 Elm St", city="Springfield", state="IL",
+                         zip="62701").where(Guarantor.id == who.id).execute()
+        visit = make_encounter(who, "E1", patient=make_patient(who, "P1", who.first_name, who.last_name),
+                               date=day - dt.timedelta(days=20), provider="Dr. Ortiz", charge="1234.56")
+        make_statement(who, f"S-{who.account}", date=day, due_date=day + dt.timedelta(days=25), balance="1234.56",
+                       encounters=[visit])
+    out = io.StringIO()
+    statements.run([group], "s" * 40, "http://testserver", out)
+    spanish, english = (re.search(rf'<article [^>]*data-account="{account}".*?</article>', out.getvalue(), re.S).group()
+                        for account in ("A1001", "B2002"))
+    assert 'lang="es"' in spanish and "Monto a pagar" in spanish and "2 nov 2026" in spanish
+    assert "$1,234.56" in spanish and "Amount Due" not in spanish
+    assert 'lang="en"' in english and "Amount Due" in english and "Nov 2, 2026" in english
