@@ -387,3 +387,13 @@ def test_each_paper_statement_is_printed_in_its_guarantor_s_language(group, guar
     assert 'lang="es"' in spanish and "Monto a pagar" in spanish and "2 nov 2026" in spanish
     assert "$1,234.56" in spanish and "Amount Due" not in spanish
     assert 'lang="en"' in english and "Amount Due" in english and "Nov 2, 2026" in english
+
+
+def test_a_payment_plan_email_goes_in_the_guarantor_s_language(db, guarantor):
+    from pops.plans import notices
+
+    Guarantor.update(language="es", mobile="").execute()
+    notices.tell(refresh(guarantor), None, "cancelled", base_url="http://testserver", detail="")
+    message = OutboxMessage.get(OutboxMessage.purpose == "plan_cancelled")
+    assert message.subject == "Su plan de pagos se canceló"
+    assert message.body.startswith("Su plan de pagos se canceló: no se cobrará nada más.")

@@ -2,8 +2,8 @@
 to 21:00 in the group's time), else an email, else the plan page; and the texting consent itself."""
 from __future__ import annotations
 
-from .. import clock, notify
-from ..i18n import N_
+from .. import clock, language, notify
+from ..i18n import N_, gettext
 from ..jobs import queue
 from ..models import Guarantor, OutboxMessage, PatientSession
 from . import rules
@@ -104,8 +104,9 @@ def email_authorisation(guarantor: Guarantor, text: str, *, base_url: str, path:
     channel the notices take."""
     if not guarantor.email:
         return
-    notify.queue_email(guarantor.email, AUTHORISATION_SUBJECT.format(sender=guarantor.group.name),
-                       AUTHORISATION_BODY.format(text=text, url=f"{base_url.rstrip('/')}{path}"),
+    lang = language.of_guarantor(guarantor)
+    notify.queue_email(guarantor.email, gettext(lang, AUTHORISATION_SUBJECT, sender=guarantor.group.name),
+                       gettext(lang, AUTHORISATION_BODY, text=text, url=f"{base_url.rstrip('/')}{path}"),
                        purpose="plan_authorisation", guarantor=guarantor)
 
 
@@ -121,17 +122,18 @@ def tell(guarantor: Guarantor, plan: PaymentPlan | None, kind: str, *, base_url:
     text, subject, body = NOTICES[kind]
     url = f"{base_url.rstrip('/')}{path}"
     values = {"sender": group.sender, "url": url, "phone": group.footer_phone, "detail": detail}
+    lang = language.of_guarantor(guarantor)  # what the patient reads is in their language
     if may_text(guarantor):
         channel = OutboxMessage.SMS
         local = clock.local_now(group.timezone)
         at = rules.next_text_time(local)
         message = OutboxMessage.create(
-            channel=channel, recipient=guarantor.mobile, body=text.format(**values), purpose=f"plan_{kind}",
+            channel=channel, recipient=guarantor.mobile, body=gettext(lang, text, **values), purpose=f"plan_{kind}",
             guarantor=guarantor, next_attempt_at=None if at == local else at)
         queue.defer_message(message.id, at=message.next_attempt_at)
     elif guarantor.email:
         channel = OutboxMessage.EMAIL
-        notify.queue_email(guarantor.email, subject.format(**values), body.format(**values),
+        notify.queue_email(guarantor.email, gettext(lang, subject, **values), gettext(lang, body, **values),
                            purpose=f"plan_{kind}", guarantor=guarantor)
     else:
         channel = "page"

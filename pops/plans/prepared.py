@@ -6,10 +6,10 @@ import datetime as dt
 import json
 import secrets
 
-from .. import clock, links, notify
+from .. import clock, language, links, notify
 from ..audit import audit
 from ..db import database
-from ..i18n import N_
+from ..i18n import N_, gettext
 from ..models import Guarantor, PatientSession
 from . import setup
 from .rules import PlanRefused
@@ -50,13 +50,14 @@ def send(session: PatientSession, months: str, monthly: str, day: str, channel: 
             "prepared": {"months": months, "monthly": monthly, "day": day}, "by": session.staff_id,
             "until": (clock.now() + dt.timedelta(minutes=MINUTES)).isoformat()}),
             authorisation="", authorisation_version="")
+        lang = language.of_guarantor(guarantor)  # what the patient reads is in their language
         if channel == "sms":  # never an amount in a text
-            notify.queue_sms(guarantor.mobile, TEXT.format(group=group.name, url=url), purpose="plan_prepared",
+            notify.queue_sms(guarantor.mobile, gettext(lang, TEXT, group=group.name, url=url), purpose="plan_prepared",
                              guarantor=guarantor)
         else:
             detail = f"{len(plan.payments)} payments, {plan.first.amount} today"
-            notify.queue_email(guarantor.email, SUBJECT.format(group=group.name),
-                               EMAIL.format(name=guarantor.greeting_name, detail=detail, url=url),
+            notify.queue_email(guarantor.email, gettext(lang, SUBJECT, group=group.name),
+                               gettext(lang, EMAIL, name=guarantor.greeting_name, detail=detail, url=url),
                                purpose="plan_prepared", guarantor=guarantor)
         audit(session.staff, "plan_prepared", guarantor, detail=f"{channel}; {plan.months} months, day {plan.day}")
     return MSG_SENT.format(to=guarantor.mobile if channel == "sms" else guarantor.email)
