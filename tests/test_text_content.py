@@ -14,7 +14,7 @@ from pops import otp
 from pops.console import send_balance_notification
 from pops.models import Group, Guarantor, OutboxMessage
 from pops.payments.pay_link import send_pay_link
-from pops.plans import notices
+from pops.plans import notices, prepared
 from pops.texts import reminders
 from pops.texts.numbers import Reply, receive
 
@@ -24,7 +24,7 @@ from http_helpers import SECRET
 ROOT = Path(__file__).resolve().parent.parent / "pops"
 # Every module that queues a text. A new one is a new kind of text: add it here and send it below.
 TEXTING_MODULES = {"console.py", "notify.py", "otp.py", "payments/pay_link.py", "plans/notices.py",
-                   "texts/numbers.py", "texts/reminders.py"}
+                   "plans/prepared.py", "texts/numbers.py", "texts/reminders.py"}
 AMOUNT = re.compile(r"\$|\d+[.,]\d\d\b|\bUSD\b")
 CLINICAL = ("Office visit", "99213", "Strep", "diabetes")  # the services and diagnosis on Maria's visit
 
@@ -51,7 +51,7 @@ def test_every_module_that_queues_a_text_is_checked_here():
 @pytest.fixture
 def texting(guarantor):
     """Maria owing $180.00 for a strep test on S-1, consenting to texts, reminders on."""
-    Group.update(reminders=True).execute()
+    Group.update(reminders=True, payment_plans=True, enable_payment_method_storage=True).execute()
     encounter = make_encounter(guarantor, "E1", patient=make_patient(guarantor, "P1", "Maria", "Lopez"),
                                charge="180.00")
     encounter.description = "Office visit: Strep test (diabetes follow-up)"
@@ -75,11 +75,12 @@ def test_no_text_pops_can_queue_carries_an_amount_a_service_or_a_diagnosis(texti
     otp.send_code(g, "sms", g.mobile, purpose="sign_in", secret_key=SECRET)
     _token, session = start_patient(g, "staff_mirror", "staff", staff=staff)
     assert send_pay_link(session, "sms", secret_key=SECRET, base_url="http://testserver")[0]
+    prepared.send(session, "3", "", "15", "sms", secret_key=SECRET, base_url="http://testserver")
     for word in ("HELP", "AYUDA", "hello", "STOP", "START"):
         receive(Reply(g.mobile, "", word))
     sent = list(OutboxMessage.select().where(OutboxMessage.channel == OutboxMessage.SMS))
     purposes = {m.purpose for m in sent}
-    assert {"balance", "reminder", "sign_in", "sms_reply"} <= purposes
+    assert {"balance", "reminder", "sign_in", "sms_reply", "plan_prepared"} <= purposes
     assert {f"plan_{kind}" for kind in notices.NOTICES} <= purposes
     for message in sent:
         assert not AMOUNT.search(message.body), message.body
