@@ -232,3 +232,12 @@ def test_pops_sms_provider_is_generic_or_twilio():
     assert Settings.from_env({"POPS_SMS_PROVIDER": "Twilio"}).sms_provider == "twilio"
     with pytest.raises(SettingsError, match="POPS_SMS_PROVIDER must be generic or twilio"):
         Settings.from_env({"POPS_SMS_PROVIDER": "carrier-pigeon"})
+
+
+def test_close_reminders_are_not_held_back_by_the_days_between_them(reminding):
+    Group.update(reminder_first_days=10, reminder_second_days=12).execute()
+    assert run() == 1
+    clock.advance(days=10)
+    assert run() == 1
+    clock.advance(days=2)
+    assert run() == 1 and [r.step for r in Reminder.select().order_by(Reminder.id)] == [0, 1, 2]

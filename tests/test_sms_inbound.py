@@ -91,7 +91,7 @@ def test_help_answers_with_the_practice_of_the_last_text(client, guarantor, seco
     notify.queue_sms(MOBILE, "an earlier text", purpose="balance", guarantor=guarantor)
     send(client, word)
     answer = replies()[-1]
-    assert answer.startswith("Riverside Billing:") and "(555) 555-0100" in answer
+    assert answer.startswith("Riverside Family Medicine:") and "(555) 555-0100" in answer  # the practice's own name
     assert ("llame" in answer) if spanish else ("call" in answer)
     assert not fresh(guarantor).sms_opt_out
 
@@ -176,3 +176,21 @@ def test_a_burst_of_replies_gets_one_fixed_answer(guarantor, db):
     assert errors == []
     assert SmsInbound.select().count() == runs and len(replies()) == 1
     assert SmsInbound.select().where(SmsInbound.answered).count() == 1
+
+
+def test_other_answers_are_signed_with_the_text_sender_name_and_help_without_a_phone_says_call_the_office(client, guarantor):
+    from pops import notify
+    from pops.models import Group
+
+    Group.update(footer_phone="", text_sender="Riverside Billing").execute()
+    notify.queue_sms(MOBILE, "an earlier text", purpose="balance", guarantor=guarantor)
+    send(client, "STOP")
+    send(client, "help")
+    stop, help_ = replies()
+    assert stop.startswith("Riverside Billing: you will get no more texts")
+    assert help_ == "Riverside Family Medicine: for help with your bill, please call our office. Reply STOP to opt out."
+
+
+def test_help_from_a_number_pops_never_texted_is_answered_by_pops(client):
+    send(client, "HELP", sender="+15555550777")
+    assert replies("+15555550777") == ["POPS: for help with your bill, please call our office. Reply STOP to opt out."]

@@ -132,8 +132,10 @@ def _answer(number: str, message, about: Guarantor | None, spanish: bool) -> Out
     group = about.group if about is not None else None
     lang = "es" if spanish else language.of_guarantor(about)
     sender = group.sender if group is not None else POPS
-    if message is HELP_TEXT and not (group and group.footer_phone):
-        message = HELP_TEXT_NO_PHONE
+    if message is HELP_TEXT:  # HELP names the practice itself, whatever its texts are signed with
+        sender = group.name if group is not None else POPS
+        if not (group and group.footer_phone):
+            message = HELP_TEXT_NO_PHONE
     body = gettext(lang, message, sender=sender, phone=group.footer_phone if group else "")
     return notify.queue_sms(number, body, purpose="sms_reply", guarantor=about)
 

@@ -81,16 +81,30 @@ def send_due(secret_key: str, base_url: str) -> int:
     for group in Group.select().where(Group.reminders):
         local = clock.local_now(group.timezone)
         texting_hours = rules.may_text(local)
-        guarantors = (Guarantor.select().where(
-            (Guarantor.group == group) & Guarantor.id.in_(Statement.select(Statement.guarantor))))
+        guarantors = list(Guarantor.select().where(
+            (Guarantor.group == group) & Guarantor.id.in_(_candidates(group, local.date()))))
+        accounts = ledger.read_accounts(guarantors)  # a statement per 500 accounts, not one each
         for guarantor in guarantors:
             guarantor.group = group
-            count += _remind(guarantor, local.date(), texting_hours, secret_key, base_url)
+            figures = ledger.balances_for(guarantor, accounts[guarantor.id])
+            count += _remind(guarantor, figures, local.date(), texting_hours, secret_key, base_url)
     return count
 
 
-def _remind(guarantor: Guarantor, today: dt.date, texting_hours: bool, secret_key: str, base_url: str) -> int:
-    figures = ledger.balances_for(guarantor)
+def _candidates(group: Group, today: dt.date):
+    """The guarantors with a statement that may be due a reminder today: dated by today, without its last
+    reminder, and without one in the last few days (the shortest gap between two reminders, less a day:
+    nothing is due sooner). A cheap narrowing run every minute; next_step decides."""
+    gap = min(group.reminder_first_days, group.reminder_second_days - group.reminder_first_days)
+    recent = clock.now() - dt.timedelta(days=max(gap - 1, 0))
+    done = Reminder.select(Reminder.statement).where(
+        (Reminder.step == STEPS[-1]) | (Reminder.sent_at > recent))
+    return (Statement.select(Statement.guarantor)
+            .where((Statement.date <= today) & Statement.id.not_in(done)))
+
+
+def _remind(guarantor: Guarantor, figures, today: dt.date, texting_hours: bool, secret_key: str,
+            base_url: str) -> int:
     if _held_back(guarantor, figures):
         return 0
     statement = Statement.get(Statement.number == figures.last_statement.number)
