@@ -3,6 +3,7 @@ the group page says the Stripe account decides wallets and CVV."""
 from __future__ import annotations
 
 from pops.models import AuditLog, Guarantor, Link, OutboxMessage, PaymentAttempt
+from pops.plans.notices import record_text_consent
 
 from factories import make_staff
 from http_helpers import give_staff_session, open_browser, post_form, sign_in_as
@@ -19,6 +20,10 @@ def test_a_mirror_sends_a_one_use_pay_link_instead_of_taking_a_card(browser, acc
     assert refused.status_code == 400 and "send the patient a pay link" in refused.text
     assert PaymentAttempt.select().count() == 0 and not stripe_server.requests
 
+    refused = post_form(browser, "/pay/send-link", {"channel": "sms"})
+    assert "Not sent: no texting consent is recorded for this mobile." in refused.text
+    assert OutboxMessage.select().count() == 0
+    record_text_consent(Guarantor.get_by_id(account.id), True, "import: paper form")
     sent = post_form(browser, "/pay/send-link", {"channel": "sms"})
     assert sent.status_code == 200 and "A one-use pay link was sent by text to +15555550123." in sent.text
     message = OutboxMessage.get()

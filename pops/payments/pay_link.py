@@ -7,10 +7,13 @@ from ..audit import audit
 from ..db import database
 from ..i18n import N_, gettext
 from ..models import PatientSession
+from ..plans import notices
 
 MSG_LINK_TEXTED = N_("A one-use pay link was sent by text to {to}.")
 MSG_LINK_EMAILED = N_("A one-use pay link was sent by email to {to}.")
 MSG_NO_MOBILE = N_("Not sent: there is no mobile number on this account, or it has opted out of texts.")
+MSG_NO_CONSENT = N_("Not sent: no texting consent is recorded for this mobile. Send it by email, or ask the patient "
+                    "to agree to texts in Profile.")
 MSG_NO_EMAIL = N_("Not sent: there is no email address on this account.")
 MSG_MIRROR_NO_CARD = N_("Staff do not take card numbers here: send the patient a pay link instead.")
 # What the patient gets, in their language.
@@ -31,6 +34,8 @@ def send_pay_link(session: PatientSession, channel: str, *, secret_key: str, bas
     group = guarantor.group
     if channel == "sms" and (not guarantor.mobile or guarantor.sms_opt_out):
         return False, MSG_NO_MOBILE
+    if channel == "sms" and not notices.may_text(guarantor):
+        return False, MSG_NO_CONSENT
     if channel != "sms" and not guarantor.email:
         return False, MSG_NO_EMAIL
     channel = "sms" if channel == "sms" else "email"
@@ -39,7 +44,7 @@ def send_pay_link(session: PatientSession, channel: str, *, secret_key: str, bas
         url = links.url(base_url, code)
         lang = language.of_guarantor(guarantor)
         if channel == "sms":  # never an amount in a text
-            notify.queue_sms(guarantor.mobile, gettext(lang, LINK_TEXT, group=group.name, url=url),
+            notify.queue_sms(guarantor.mobile, gettext(lang, LINK_TEXT, group=group.sender, url=url),
                              purpose="balance", guarantor=guarantor)
         else:
             notify.queue_email(guarantor.email, gettext(lang, LINK_SUBJECT, group=group.name),
