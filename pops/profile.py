@@ -108,9 +108,10 @@ def texting(guarantor: Guarantor) -> Texting:
 
 def set_text_consent(session: PatientSession, granted: bool, *, ip: str = "") -> bool:
     """The patient gives (or withdraws) consent to texts at their mobile: recorded with when and how, audited.
-    False when there is no mobile, or nothing changed. A STOP still stands until START."""
+    False when there is no mobile, nothing changed, or staff in a mirror tried to agree for the patient (they
+    may withdraw it: an opt-out by any reasonable means is honoured). A STOP still stands until START."""
     guarantor = Guarantor.get_by_id(session.guarantor_id)
-    if not guarantor.mobile or notices.has_consent(guarantor) == granted:
+    if not guarantor.mobile or notices.has_consent(guarantor) == granted or (granted and session.staff_id):
         return False
     how = "Profile (staff mirror)" if session.staff_id else "Profile (portal)"
     with database.atomic():

@@ -102,3 +102,18 @@ def test_profile_says_texts_are_stopped_after_a_stop(client, guarantor):
     receive(Reply("+15555550123", "", "STOP"))
     sign_in_as(client, guarantor)
     assert 'data-testid="texting-stopped"' in client.get("/profile").text
+
+
+def test_staff_in_a_mirror_may_withdraw_consent_but_never_give_it(client, guarantor, staff):
+    sign_in_as(client, guarantor, staff=staff)
+    page = client.get("/profile").text
+    assert 'data-testid="texting-own-device"' in page and 'data-testid="texting-give"' not in page
+    post_form(client, "/profile/texting", {"consent": "yes"})
+    assert TextConsent.select().count() == 0 and not may_text(Guarantor.get_by_id(guarantor.id))
+    from pops.plans.notices import record_text_consent
+
+    record_text_consent(guarantor, True, "import: paper form")
+    assert 'data-testid="texting-withdraw"' in client.get("/profile").text
+    post_form(client, "/profile/texting", {"consent": "no"})  # the patient asked on the phone
+    latest = TextConsent.select().order_by(TextConsent.id.desc()).get()
+    assert (latest.granted, latest.how) == (False, "Profile (staff mirror)")
