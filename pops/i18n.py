@@ -84,8 +84,25 @@ def stored(message: str) -> tuple[str, str, str]:
     """What a row keeps of a message: (English text, code, JSON parameters); a message without a code
     (a gateway's own words) keeps its text only."""
     if isinstance(message, Message) and message.code:
-        return str(message), message.code, json.dumps({k: str(v) for k, v in message.params.items()})
+        return str(message), message.code, json.dumps({k: _kept(v) for k, v in message.params.items()})
     return str(message or ""), "", ""
+
+
+def _kept(value) -> object:
+    # Money and dates keep their kind, so they are written in the reader's language when shown again.
+    if isinstance(value, Decimal):
+        return {"money": str(value)}
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return {"date": value.isoformat()}
+    return str(value)
+
+
+def _restored(value) -> object:
+    if isinstance(value, dict) and "money" in value:
+        return Decimal(value["money"])
+    if isinstance(value, dict) and "date" in value:
+        return dt.date.fromisoformat(value["date"])
+    return value
 
 
 def from_stored(text: str, code: str, params: str) -> str:
@@ -94,10 +111,10 @@ def from_stored(text: str, code: str, params: str) -> str:
     if known is None:
         return text
     try:
-        values = json.loads(params) if params else {}
-    except ValueError:
+        values = {k: _restored(v) for k, v in json.loads(params).items()} if params else {}
+        return known.format(**values) if values else known
+    except (ValueError, KeyError, IndexError, AttributeError, TypeError):  # kept by another version: its text stands
         return text
-    return known.format(**values) if values else known
 
 
 def recognise(text: str) -> str:

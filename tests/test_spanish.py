@@ -397,3 +397,13 @@ def test_a_payment_plan_email_goes_in_the_guarantor_s_language(db, guarantor):
     message = OutboxMessage.get(OutboxMessage.purpose == "plan_cancelled")
     assert message.subject == "Su plan de pagos se canceló"
     assert message.body.startswith("Su plan de pagos se canceló: no se cobrará nada más.")
+
+
+def test_a_kept_message_keeps_the_kind_of_its_parameters():
+    message = i18n.coded("test_kept", i18n.N_("Please pay the Amount Due of {amount}.")).format(amount=Decimal("1234.5"))
+    text, code, params = i18n.stored(message)
+    assert (text, code) == ("Please pay the Amount Due of $1,234.50.", "test_kept")
+    again = i18n.from_stored(text, code, params)
+    assert i18n.gettext("es", again) == "Pague el monto a pagar de $1,234.50."
+    assert i18n.from_stored(text, code, '{"other": 1}') == text  # a parameter it does not know: its English stands
+    assert i18n.from_stored(text, code, "not json") == text and i18n.from_stored(text, "gone", "") == text
