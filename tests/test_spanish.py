@@ -407,3 +407,14 @@ def test_a_kept_message_keeps_the_kind_of_its_parameters():
     assert i18n.gettext("es", again) == "Pague el monto a pagar de $1,234.50."
     assert i18n.from_stored(text, code, '{"other": 1}') == text  # a parameter it does not know: its English stands
     assert i18n.from_stored(text, code, "not json") == text and i18n.from_stored(text, "gone", "") == text
+
+
+def test_the_shared_refusal_pages_have_the_switch_but_not_in_the_staff_console(client, staff):
+    expired = post_form(client, "/login", {"csrf": "forged"}, headers=ES)
+    refused = client.get("/language?to=xx", headers=ES)
+    for page in (expired, refused):
+        assert page.status_code in (400, 403) and lang_of(page.text) == "es"
+        assert switch_href(page.text).startswith("/language?to=en")
+    staff_login(client, staff)
+    staff_expired = post_form(client, "/staff/guarantors/A1001/notify", {"csrf": "forged"}, headers=ES)
+    assert lang_of(staff_expired.text) == "en" and 'data-testid="language-switch"' not in staff_expired.text
