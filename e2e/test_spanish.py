@@ -124,3 +124,19 @@ def test_a_visitor_s_sign_in_page_follows_a_spanish_browser(server, ledger, brow
         check(page, "0-sign-in")
     finally:
         context.close()
+
+
+def test_the_switch_works_without_javascript(server, ledger, browser):
+    context = browser.new_context(java_script_enabled=False, **{**PHONE, "locale": "en-US"})
+    try:
+        page = context.new_page()
+        page.goto(f"{server.url}/login?group=ESP")
+        assert page.evaluate("document.documentElement.lang") == "en"
+        page.get_by_role("link", name="Español").click()
+        page.wait_for_url(f"{server.url}/login?group=ESP")
+        expect(page.get_by_role("heading", name="Iniciar sesión")).to_be_visible()
+        assert page.evaluate("document.documentElement.lang") == "es"
+        page.get_by_role("link", name="English").click()  # and back again
+        expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    finally:
+        context.close()
