@@ -48,7 +48,11 @@ def test_a_bank_asking_to_confirm_an_instalment(browser, account, stripe_server,
     clock.freeze(dt.datetime(2026, 12, 15, 16, 0, tzinfo=dt.timezone.utc))
     assert runner.run_once(stripe_app.state.settings, stripe_app.state.gateway)["plans_pending"] == 1
     attempt = PaymentAttempt.get(PaymentAttempt.entrance == "plan")
-    assert attempt.status == "pending"
+    assert attempt.status == "pending"  # the bank wants the patient: not a decline, the charge waits
+    create = [r for r in stripe_server.requests if r["path"] == "/v1/payment_intents"][-1]
+    assert create["params"]["off_session"] == "true" and "return_url" not in create["params"]  # the patient is away
+    assert runner.run_once(stripe_app.state.settings, stripe_app.state.gateway).get("plans_charged") is None
+    assert PaymentAttempt.get_by_id(attempt.id).status == "pending"  # the settle job leaves it waiting too
     sign_in_as(browser, account)
     page = browser.get("/pay/plan").text
     assert 'data-testid="plan-bank"' in page
@@ -88,4 +92,5 @@ def test_a_plan_set_up_and_charged_through_stripe(browser, account, stripe_serve
     assert intent["status"] == "succeeded" and intent["payment_method"] == card.gateway_token
     create = [r for r in stripe_server.requests if r["path"] == "/v1/payment_intents"][-1]
     assert create["idempotency_key"] == attempt.key == f"{plan.key[:40]}-i1-t1"
+    assert create["params"]["off_session"] == "true"  # a merchant-initiated charge
     assert runner.run_once(stripe_app.state.settings, stripe_app.state.gateway).get("plans_charged") is None

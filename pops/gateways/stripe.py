@@ -40,6 +40,11 @@ from .stripe_tables import StripeCustomer
 SESSION_MINUTES = 31  # Stripe's shortest session is 30 minutes from its creation; POPS counts from the attempt's
 PRODUCT = N_("Payment to {group}, account {account}")  # the line on Stripe's page, in the guarantor's language
 REPLAY_WINDOW = dt.timedelta(hours=24)  # how long Stripe keeps an Idempotency-Key's answer
+# Charges POPS makes while the patient is away (a plan's instalment, autopay): off-session PaymentIntents.
+# A bank that wants the patient answers `authentication_required`; the charge waits, open, until the
+# patient confirms it on session (authenticate).
+OFF_SESSION_ENTRANCES = ("plan", "autopay")
+AUTHENTICATION_REQUIRED = "authentication_required"
 MINIMUM = Decimal("0.50")  # Stripe's smallest charge in USD
 TIMEOUT_SECONDS = 20
 # Where POPS's pay form may send the browser: Checkout, and redirect_to_url's 3-D Secure page (CSP form-action).
@@ -250,6 +255,9 @@ class StripeGateway:
             "description": f"Payment to {attempt.guarantor.group.name}, account {attempt.guarantor.account}",
             "expand": ["latest_charge"],
         }
+        if _off_session(attempt):
+            params["off_session"] = True
+            del params["return_url"]
         try:
             intent = self._call(self.client.v1.payment_intents.create, params, {"idempotency_key": attempt.key})
         except stripe.CardError as exc:
@@ -257,6 +265,9 @@ class StripeGateway:
             intent_id = ident(error.get("payment_intent"))
             if intent_id:
                 self._store_intent(attempt, intent_id)
+            if intent_id and _waits_for_patient(attempt, error):
+                return ChargeResult(key=attempt.key, status=ChargeResult.OPEN, amount=attempt.amount,
+                                    transaction=intent_id, live=self.live)
             return ChargeResult(key=attempt.key, status=ChargeResult.DECLINED, amount=attempt.amount,
                                 transaction=ident(error.get("charge")) or intent_id, message=patient_message(error),
                                 live=self.live)
@@ -265,6 +276,20 @@ class StripeGateway:
                                 message=exc.user_message or "")
         self._store_intent(attempt, intent.id)
         return self._intent_result(attempt, intent)
+
+    def authenticate(self, key: str) -> str | None:
+        """An off-session charge the bank held for the patient, confirmed again on session (the patient
+        pressed Confirm): the bank's 3-D Secure page to send them to, or None."""
+        attempt = self._attempt(key)
+        if attempt is None or attempt.stored_card_id is None or not attempt.gateway_checkout.startswith("pi_"):
+            return None
+        try:
+            intent = self._call(self.client.v1.payment_intents.confirm, attempt.gateway_checkout, {
+                "payment_method": attempt.stored_card.gateway_token, "return_url": self._return_url(attempt)})
+        except stripe.StripeError:
+            return None
+        result = self._intent_result(attempt, intent)
+        return result.redirect if result.status == ChargeResult.OPEN and result.redirect else None
 
     @staticmethod
     def _store_intent(attempt: PaymentAttempt, intent_id: str) -> None:
@@ -318,6 +343,8 @@ class StripeGateway:
             return ChargeResult(status=ChargeResult.OPEN, amount=attempt.amount, redirect=url, **base)
         if status == "requires_payment_method" and field(intent, "last_payment_error"):
             error = field(intent, "last_payment_error")
+            if _waits_for_patient(attempt, error):
+                return ChargeResult(status=ChargeResult.OPEN, amount=attempt.amount, **base)
             # the declined charge's id: the same decline seen from its webhook is recorded once
             base["transaction"] = ident(field(error, "charge")) or intent.id
             return ChargeResult(status=ChargeResult.DECLINED, amount=attempt.amount,
@@ -325,3 +352,12 @@ class StripeGateway:
         if status == "canceled":
             return ChargeResult(status=ChargeResult.CANCELED, amount=attempt.amount, **base)
         return ChargeResult(status=ChargeResult.OPEN, amount=attempt.amount, **base)
+
+
+def _off_session(attempt: PaymentAttempt) -> bool:
+    return attempt.entrance in OFF_SESSION_ENTRANCES
+
+
+def _waits_for_patient(attempt: PaymentAttempt, error) -> bool:
+    """An off-session charge the bank will take only with the patient there: not a decline, it waits."""
+    return _off_session(attempt) and field(error, "code") == AUTHENTICATION_REQUIRED

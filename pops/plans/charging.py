@@ -204,11 +204,16 @@ def bank_page(gateway: Gateway, guarantor: Guarantor) -> str | None:
     attempt = PaymentAttempt.get_by_id(waiting.attempt_id)
     if attempt.status not in PaymentAttempt.OPEN:
         return None
+    taker = for_payment(gateway, attempt.gateway)
     try:
-        result = for_payment(gateway, attempt.gateway).lookup(attempt.key)
+        result = taker.lookup(attempt.key)
     except GatewayUnavailable:
         return None
-    return result.redirect if result is not None and result.status == ChargeResult.OPEN and result.redirect else None
+    if result is None or result.status != ChargeResult.OPEN:
+        return None
+    if not result.redirect and hasattr(taker, "authenticate"):  # an off-session charge held for the patient
+        return taker.authenticate(attempt.key)
+    return result.redirect or None
 
 
 def remind(plan: PaymentPlan, today: dt.date) -> bool:
