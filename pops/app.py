@@ -15,6 +15,7 @@ from .gateways import from_settings
 from .gateways.sandbox import MOUNT as SANDBOX_MOUNT
 from .gateways.sandbox import hosted_page_app
 from .jobs import Runner
+from .payments import receipt_email
 from .settings import STATIC_DIR, Settings
 from .web import language, public, quickpay, signin, sms, staff, stripe_webhook
 from .web.portal import pages as portal_pages
@@ -77,6 +78,7 @@ def create_app(settings: Settings, *, jobs: bool = False) -> Starlette:
     app.state.settings = settings
     app.state.gateway = gateway
     app.state.test_mode = sandbox and settings.environment == "production"  # chosen explicitly: every page says so
+    receipt_email.say_test_mode(app.state.test_mode)  # and every emailed receipt
     app.state.request_scope = db.request_scope  # what the guards open around every handler
     return app
 

@@ -2,7 +2,9 @@
 the configured gateway, and payments the sandbox took before (refunded by the sandbox, shown as such)."""
 from __future__ import annotations
 
+import re
 from decimal import Decimal
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -11,7 +13,7 @@ from pops.app import create_app
 from pops.gateways import from_settings
 from pops.gateways.sandbox import SandboxGateway
 from pops.gateways.sandbox_tables import SandboxCheckout, SandboxRefund
-from pops.models import PatientSession, PaymentAttempt, Receipt, Transaction
+from pops.models import Group, OutboxMessage, PatientSession, PaymentAttempt, Receipt, Transaction
 from pops.settings import Settings, SettingsError
 
 from factories import make_staff, patient_session
@@ -107,6 +109,18 @@ def test_a_payment_the_sandbox_took_is_refunded_by_the_sandbox_and_says_so(db_ur
     assert refund.gateway == "sandbox" and refund.number.startswith("sbx_re_")
 
 
+def pay_with_the_sandbox(client) -> None:
+    """$5.00 paid on the sandbox's card page, and back at POPS."""
+    page = client.get("/pay").text
+    form = {name: re.search(rf'name="{name}" value="([^"]+)"', page).group(1) for name in ("key", "seq", "account")}
+    started = post_form(client, "/pay/start", {**form, "amount": "other", "other_amount": "5.00"})
+    assert started.status_code == 303, started.text
+    hosted = client.post(urlsplit(started.headers["location"]).path,
+                         data={"number": "4242 4242 4242 4242", "expiry": "12/30", "cvc": "123"})
+    back = urlsplit(hosted.headers["location"])
+    assert client.get(f"{back.path}?{back.query}").status_code == 303
+
+
 def test_production_on_the_sandbox_says_test_mode_on_every_page(db_url, account):
     from http_helpers import sign_in_as
 
@@ -117,7 +131,16 @@ def test_production_on_the_sandbox_says_test_mode_on_every_page(db_url, account)
         sign_in_as(client, account)
         for path in ("/pay", "/receipts", "/"):
             assert "TEST MODE" in client.get(path, follow_redirects=True).text, path
+        Group.update(email_receipts=True).execute()
+        paid = Receipt.select().count()
+        pay_with_the_sandbox(client)
+        assert Receipt.select().count() == paid + 1
+        email = OutboxMessage.get(OutboxMessage.purpose == "receipt")
+        assert email.body.startswith("TEST MODE: payments go to the sandbox gateway")  # the emailed receipt too
     with open_browser(create_app(Settings(database_url=db_url, secret_key=SECRET, environment="test",
                                           base_url="http://testserver"))) as client:
         sign_in_as(client, account)
         assert "TEST MODE" not in client.get("/pay").text
+        pay_with_the_sandbox(client)
+        latest = OutboxMessage.select().where(OutboxMessage.purpose == "receipt").order_by(OutboxMessage.id.desc()).get()
+        assert latest.id != email.id and "TEST MODE" not in latest.body

@@ -14,6 +14,7 @@ import procrastinate
 
 from .. import crash, db, notify
 from ..gateways import from_settings
+from ..payments import receipt_email
 from ..settings import Settings
 from . import tasks
 from .queue import QUEUE, app
@@ -41,7 +42,9 @@ def run(settings: Settings, *, concurrency: int = 4, wait: bool = True) -> int:
     logging.basicConfig(level=logging.WARNING, format="pops worker: %(levelname)s %(name)s: %(message)s")
     db.bind(settings.database_url, max(settings.db_pool, concurrency + 1))
     crash.arm(settings.crash_at if settings.environment == "test" else None)  # the crash tests' kill switch
-    tasks.configure(settings, from_settings(settings, serving=False))  # POPS_GATEWAY: the gateway that settles
+    gateway = from_settings(settings, serving=False)  # POPS_GATEWAY: the gateway that settles
+    tasks.configure(settings, gateway)
+    receipt_email.say_test_mode(gateway.name == "sandbox" and settings.environment == "production")
     if wait:
         print(f"pops worker: running the jobs, {concurrency} at a time (Ctrl-C stops)", flush=True)
     asyncio.run(_run(settings, concurrency, wait))
