@@ -241,6 +241,7 @@ DEMO_STAFF = {"email": "admin@demo.pops.example", "password": "demo-password-202
 def cmd_demo(args: argparse.Namespace) -> int:
     from . import demo, links, notify
     from .importer import import_document
+    from .jobs import queue
     from .models import Group, Guarantor, Staff
     from .schema import TABLES
     from .staff import create_staff
@@ -260,6 +261,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         # Demo data from another day: start again rather than pile today's ledger on top of it.
         db.drop_tables(TABLES)
         db.execute_sql("DROP TABLE IF EXISTS schema_migration")
+        queue.forget_all_jobs()  # the old ledger's jobs go with it (PostgreSQL)
         migrate.upgrade(db)
         print("The demo data were built for another day; the demo database was rebuilt for today.")
     with db.atomic():

@@ -96,3 +96,10 @@ def has_job(message_id: Node) -> Node:
     """A condition: the message (an id column) has a job waiting or running."""
     return NodeList((SQL("EXISTS (SELECT 1 FROM procrastinate_jobs j WHERE j.status IN ('todo', 'doing') "
                          "AND j.lock = 'outbox:' ||"), message_id, SQL(")")))
+
+
+def forget_all_jobs() -> None:
+    """Empty the queue (PostgreSQL): for `pops demo`, which starts its database again."""
+    if active():
+        database.execute_sql("TRUNCATE procrastinate_jobs, procrastinate_events, procrastinate_periodic_defers"
+                             " RESTART IDENTITY CASCADE")

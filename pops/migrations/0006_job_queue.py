@@ -11,7 +11,9 @@ def up(migrator, db):
         return
     from procrastinate.schema import SchemaManager
 
-    db.cursor().execute(SchemaManager.get_schema())  # no parameters: its % signs are its own
+    # `pops demo` starts again by dropping POPS's tables: the queue's own schema stays, and is kept.
+    if db.execute_sql("SELECT to_regclass('procrastinate_jobs') IS NULL").fetchone()[0]:
+        db.cursor().execute(SchemaManager.get_schema())  # no parameters: its % signs are its own
     db.execute_sql("""
         SELECT procrastinate_defer_jobs_v1(ARRAY(
             SELECT ROW('pops', 'pops.deliver_message', 0, 'outbox:' || id, NULL,
