@@ -246,3 +246,9 @@ def test_appointments_switched_off(client, signed_in):
     assert "Follow-up visit" not in response.text
     assert 'href="/appointments"' not in response.text  # nor in the menu
     assert 'href="/appointments"' not in client.get("/home").text
+
+
+@pytest.mark.parametrize("path", ["/home", "/account", "/pay", "/receipts"])
+def test_the_footer_phone_is_a_number_a_phone_can_call(client, signed_in, path):
+    page = client.get(path).text
+    assert 'Questions about your bill? Call <a href="tel:5550102000">(555) 010-2000</a>.' in page
