@@ -43,6 +43,7 @@ NOT_200 = {
     "/pay/plan/return/{key}": 303,  # back from the gateway: on to the plan's set-up result
     "/pay/plan/done/{key}": 404,  # no plan offer under this key
     "/pay/plan/review": 400,  # the group offers no payment plans: said in plain words
+    "/pay/plan/add": 400,  # no live plan with new charges to add: said in plain words
     "/q/{code:path}": 404,  # a forged code
     "/login/send": 303, "/login/code": 303,  # no sign-in in progress in this browser
     "/profile/verify": 303,  # no contact change to verify

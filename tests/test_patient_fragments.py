@@ -37,7 +37,8 @@ PORTAL = {
 # GET routes whose block is asked below in its own session, and those that are no page at all.
 OTHER_PAGES = {"/", "/quickpay", "/login", "/login/send", "/login/code", "/logged-out", "/session/status",
                "/profile/verify", "/pay/result/{key}", "/q/{code:path}",
-               "/pay/plan/review", "/pay/plan/done/{key}"}  # a plan's schedule and set-up: tests/test_plans_web.py
+               "/pay/plan/review", "/pay/plan/done/{key}",  # a plan's schedule and set-up: tests/test_plans_web.py
+               "/pay/plan/add"}  # new charges joining a plan: tests/test_plan_join_web.py
 NOT_PAGES = {"/healthz", "/brand/{code}.css", "/pay/return/{key}", "/pay/plan/return/{key}",
              "/language"}  # the language switch: a redirect
 

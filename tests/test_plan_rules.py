@@ -132,3 +132,37 @@ def test_dst_the_day_of_an_instant_is_the_groups_day():
     instant = dt.datetime(2027, 3, 14, 5, 30, tzinfo=dt.timezone.utc)
     assert instant.astimezone(CHICAGO).date() == dt.date(2027, 3, 13)
     assert rules.due_dates(instant.astimezone(CHICAGO).date(), 27, 1) == [dt.date(2027, 3, 27)]
+
+
+@pytest.mark.parametrize("balance, covered, expected", [
+    ("350.00", "200.00", "150.00"),  # new charges of $150.00
+    ("201.00", "200.00", "1.00"),  # exactly $1.00: offered
+    ("200.99", "200.00", "0"),  # under $1.00: not offered
+    ("200.00", "200.00", "0"),
+    ("150.00", "200.00", "0"),  # paid outside the plan: nothing to add
+])
+def test_new_charges_are_offered_from_one_dollar_above_what_the_plan_covers(balance, covered, expected):
+    assert rules.uncovered(D(balance), D(covered)) == D(expected)
+
+
+DEC15, JAN15, FEB15 = dt.date(2026, 12, 15), dt.date(2027, 1, 15), dt.date(2027, 2, 15)
+
+
+@pytest.mark.parametrize("dates, total, months_before, expected", [
+    ([DEC15, JAN15], "350.00", 1, [(DEC15, "175.00"), (JAN15, "175.00")]),  # the remaining months, dates kept
+    ([DEC15, JAN15, FEB15], "100.01", 1, [(DEC15, "33.34"), (JAN15, "33.34"), (FEB15, "33.33")]),  # half-up, the rest
+    ([DEC15, JAN15, FEB15], "60.00", 1, [(DEC15, "30.00"), (JAN15, "30.00")]),  # each at least $25.00: fewer months
+    ([DEC15, JAN15, FEB15], "20.00", 1, [(DEC15, "20.00")]),  # one month left: it takes the whole
+    ([DEC15, JAN15, FEB15], "300.00", 10, [(DEC15, "150.00"), (JAN15, "150.00")]),  # 12 months from the start at most
+    ([JAN15], "80.00", 2, [(JAN15, "80.00")]),
+])
+def test_new_charges_are_re_spread_over_the_remaining_months(dates, total, months_before, expected):
+    payments = rules.rejoin(dates, D(total), LIMITS, months_before)
+    assert [(p.due, p.amount) for p in payments] == [(d, D(a)) for d, a in expected]
+    assert sum(p.amount for p in payments) == D(total)
+
+
+@pytest.mark.parametrize("dates, months_before", [([], 3), ([DEC15], 12)])
+def test_new_charges_cannot_join_a_plan_without_months_left(dates, months_before):
+    with pytest.raises(PlanRefused, match="no months left"):
+        rules.rejoin(dates, D("100.00"), LIMITS, months_before)

@@ -18,6 +18,7 @@ from ..money import CENT, ZERO, format_money
 
 FIRST_GAP = dt.timedelta(days=14)  # the first dated instalment is at least this long after set-up
 COMPLETE_UNDER = Decimal("1.00")  # a plan with less than this left completes
+JOIN_FROM = Decimal("1.00")  # new charges are offered to a plan once they reach this much
 TEXT_FROM = dt.time(8, 0)  # automatic texts only from 8:00 to 21:00, the group's time
 TEXT_UNTIL = dt.time(21, 0)
 
@@ -29,6 +30,7 @@ MSG_MONTHLY = N_("The monthly amount must be at least {minimum}.")
 MSG_DAY = N_("Please choose a day of the month from 1 to 31.")
 MSG_CHOOSE = N_("Please choose a number of months or a monthly amount.")
 MSG_EXISTING = N_("You already have a payment plan on this balance.")
+MSG_JOIN_NO_MONTHS = N_("Your plan has no months left to spread new charges over. Please pay them on Pay.")
 
 
 class PlanRefused(Exception):
@@ -149,6 +151,26 @@ def schedule(balance: Decimal, limits: Limits, today: dt.date, day: int, *, mont
         dated = [Payment(d, a) for d, a in zip(due_dates(today, day, months - 1), amounts[1:])]
         first = Payment(today, amounts[0])
     return Schedule(balance, down, months, day, (first, *dated))
+
+
+def uncovered(current_balance: Decimal, covered: Decimal) -> Decimal:
+    """New charges a plan does not cover: what the Current Balance (without collections) exceeds the
+    plan's scheduled payments by, when that is $1.00 or more; else zero."""
+    extra = current_balance - covered
+    return extra if extra >= JOIN_FROM else ZERO
+
+
+def rejoin(dates: list[dt.date], total: Decimal, limits: Limits, months_before: int) -> tuple[Payment, ...]:
+    """The plan's remaining payments once new charges join: `total` (what it still covers plus the new
+    charges) re-spread over its remaining dates as a plan is (half-up, the last the rest, all but the
+    last at least the smallest instalment), and no more months from the plan's start than allowed
+    (`months_before`: the plan's months before these dates). Fewer months when the amounts ask it."""
+    count = min(len(dates), limits.max_months - months_before)
+    while count > 1 and min(split(total, count)[:-1]) < limits.min_instalment:
+        count -= 1
+    if count < 1:
+        raise PlanRefused(MSG_JOIN_NO_MONTHS)
+    return tuple(Payment(d, a) for d, a in zip(dates, split(total, count)))
 
 
 def reduce_from_last(amounts: list[Decimal], owed: Decimal) -> list[Decimal]:

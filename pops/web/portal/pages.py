@@ -11,7 +11,7 @@ from starlette.routing import Route
 
 from ... import accounts, ids, ledger, payments, portal_lists
 from ...i18n import N_
-from ...plans import page_notices
+from ...plans import joining, page_notices
 from ...models import PatientSession
 from ..chrome import page
 from ..guards import patient_page
@@ -49,6 +49,7 @@ def home(request: Request, session: PatientSession) -> Response:
         eligibility=ledger.eligibility_for(guarantor, figures),
         pending=pending,
         plan=account.plan,
+        plan_added=joining.to_add(figures.current_balance, account.plan),
         plan_notices=page_notices.for_home(account.plan_notices),
         current=current,
         # the "New" rule, as the Statements list asks it (only the latest statement can be New)
@@ -64,6 +65,7 @@ def account(request: Request, session: PatientSession) -> Response:
         session, N_("Account"), active="/account",
         detail=detail,
         eligibility=ledger.eligibility_for(guarantor, detail.balances),
+        plan_added=joining.to_add(detail.balances.current_balance, detail.plan),
     ))
 
 

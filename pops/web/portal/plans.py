@@ -11,7 +11,7 @@ from starlette.routing import Route
 from ... import payments
 from ...i18n import message_of
 from ...models import PatientSession
-from ...plans import charging, prepared, reading, setup
+from ...plans import charging, joining, prepared, reading, setup
 from ...plans.rules import PlanRefused
 from ..chrome import page
 from ..guards import patient_form, patient_page, redirect
@@ -34,7 +34,7 @@ def _setup_page(request: Request, session: PatientSession, *, error: str | None 
         values = ready
         notice = notice or reading.MSG_PREPARED
     context = page(session, "Pay over time", active="/pay", error=error, notice=notice, values=values or {"day": "1"},
-                   current=current, months=range(2, group.plan_max_months + 1), key=payments.new_key(),
+                   current=current, added=joining.offered(session.guarantor, current), months=range(2, group.plan_max_months + 1), key=payments.new_key(),
                    seq=session.guarantor.payment_seq)
     return render(request, "portal/plans/page.html", context, status_code=status_code)
 
@@ -116,7 +116,8 @@ def authorisation(request: Request, session: PatientSession) -> Response:
     """The plan's authorisation, for printing (and keeping)."""
     current = reading.latest(session.guarantor)
     return render(request, "portal/plans/authorisation.html", page(
-        session, "Payment plan authorisation", active="/pay", current=current))
+        session, "Payment plan authorisation", active="/pay", current=current,
+        earlier=joining.earlier(current.plan) if current else []))
 
 
 @patient_form
@@ -170,6 +171,35 @@ def send_prepared(request: Request, form: FormData, session: PatientSession) -> 
     return _setup_page(request, session, notice=message, values=values)
 
 
+def _add_page(request: Request, session: PatientSession, *, error: str | None = None) -> Response:
+    """The plan with the new charges: the new schedule, its Truth in Lending box and authorisation."""
+    try:
+        proposal = joining.propose(session.guarantor)
+    except PlanRefused as refusal:
+        return _setup_page(request, session, error=message_of(refusal), status_code=400)
+    text = joining.authorisation(session.guarantor, proposal, base_url=request.app.state.settings.base_url)
+    return render(request, "portal/plans/add.html", page(
+        session, "Add new charges to your plan", active="/pay", proposal=proposal, authorisation=text, error=error),
+        status_code=400 if error else 200)
+
+
+@patient_page
+def add_review(request: Request, session: PatientSession) -> Response:
+    return _add_page(request, session)
+
+
+@patient_form
+def add(request: Request, form: FormData, session: PatientSession) -> Response:
+    """The patient agreed: the new charges join the plan (nothing charged), or the page says why not."""
+    try:
+        joining.join(session, version=str(form.get("version", "")), covered=str(form.get("covered", "")),
+                     added=str(form.get("added", "")), agreed=form.get("agree") == "1",
+                     base_url=request.app.state.settings.base_url)
+    except PlanRefused as refusal:
+        return _add_page(request, session, error=message_of(refusal))
+    return _setup_page(request, session, notice=joining.MSG_JOINED)
+
+
 @patient_form
 def cancel(request: Request, form: FormData, session: PatientSession) -> Response:
     problem = reading.cancel(session.guarantor, session, "", base_url=request.app.state.settings.base_url)
@@ -191,4 +221,6 @@ routes = [
     Route("/pay/plan/confirm", confirm_with_bank, methods=["POST"]),
     Route("/pay/plan/send", send_prepared, methods=["POST"]),
     Route("/pay/plan/cancel", cancel, methods=["POST"]),
+    Route("/pay/plan/add", add_review),
+    Route("/pay/plan/add", add, methods=["POST"]),
 ]
