@@ -4,7 +4,9 @@ charged, the next date kept, the earlier authorisation kept), and bad input refu
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
+import threading
 from decimal import Decimal as D
 from urllib.parse import urlsplit
 
@@ -49,6 +51,7 @@ def schedule() -> list[tuple[dt.date, str, D]]:
     return [(i.due_date, i.status, i.amount) for i in Instalment.select().order_by(Instalment.number)]
 
 
+RUNS = 6
 BEFORE = [(dt.date(2026, 12, 15), "scheduled", D("100.00")), (dt.date(2027, 1, 15), "scheduled", D("100.00"))]
 
 
@@ -213,3 +216,42 @@ def test_the_new_schedule_answers_htmx_with_its_block_alone(client, plan):
     fragment = client.get("/pay/plan/add", headers={"HX-Request": "true"})
     assert fragment.status_code == 200 and "<html" not in fragment.text
     assert "Add new charges to your plan" in fragment.text and 'data-testid="plan-add-confirm"' in fragment.text
+
+
+@pytest.mark.skipif(not os.environ.get("POPS_TEST_DATABASE_URL"), reason="a burst on PostgreSQL")
+def test_racing_agreements_join_the_new_charges_once(client, plan, app, db):
+    from pops.db import database
+    from pops.models import PatientSession
+    from pops.plans import joining
+    from pops.plans.rules import PlanRefused
+
+    new_charge("150.00")
+    form = hidden(client.get("/pay/plan/add").text)
+    session = PatientSession.select().order_by(PatientSession.id.desc()).get()
+    start, outcomes = threading.Barrier(RUNS), []
+
+    def agree() -> None:
+        try:
+            with database.connection_context():
+                start.wait()
+                joining.join(PatientSession.get_by_id(session.id), version=form["version"], covered=form["covered"],
+                             added=form["added"], agreed=True, base_url="https://pay.example.org")
+                outcomes.append("joined")
+        except PlanRefused:
+            outcomes.append("refused")
+        except BaseException as exc:  # noqa: BLE001 - handed to the test's thread
+            outcomes.append(exc)
+            start.abort()
+
+    db.close()
+    threads = [threading.Thread(target=agree) for _ in range(RUNS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    db.connect(reuse_if_open=True)
+    assert sorted(outcomes, key=str) == ["joined"] + ["refused"] * (RUNS - 1), outcomes
+    assert schedule() == [(dt.date(2026, 12, 15), "scheduled", D("175.00")),
+                          (dt.date(2027, 1, 15), "scheduled", D("175.00"))]
+    assert PaymentPlan.get().balance == D("450.00") and PlanOffer.select().count() == 2
+    assert AuditLog.select().where(AuditLog.action == "plan_changed").count() == 1

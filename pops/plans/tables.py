@@ -30,6 +30,8 @@ class PlanOffer(BaseModel):
     """A schedule the patient agreed to, waiting for its first payment (the attempt under `key`).
 
     It is not a plan: the plan is made from it when that payment is paid, and never otherwise.
+    A change the patient agreed to (new charges joining: key "<plan key[:40]>-jN", pops.plans.joining)
+    is one too, with no payment: the plan then points at it, the earlier offers kept as its history.
     """
 
     key = CharField(max_length=64, unique=True)  # the first payment's attempt key
@@ -54,7 +56,7 @@ class PaymentPlan(BaseModel):
               COMPLETED: N_("Completed"), CANCELLED: N_("Cancelled")}
 
     guarantor = ForeignKeyField(Guarantor, backref="plans", on_delete="RESTRICT")
-    offer = ForeignKeyField(PlanOffer, unique=True, on_delete="RESTRICT")
+    offer = ForeignKeyField(PlanOffer, unique=True, on_delete="RESTRICT")  # the authorisation in force
     key = CharField(max_length=64, unique=True)  # its first payment's key: each instalment's key starts with it
     status = CharField(max_length=10, default=ACTIVE, index=True)
     created_at = UTCDateTimeField(default=_now)
