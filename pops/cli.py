@@ -247,8 +247,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from .staff import create_staff
 
     settings = Settings.from_env()
-    if "POPS_ENV" not in os.environ:
-        settings = dataclasses.replace(settings, environment="development")
+    if "POPS_ENV" not in os.environ:  # a demo is not production: the sandbox takes its payments unless told
+        settings = dataclasses.replace(settings, environment="development", gateway=settings.gateway or "sandbox")
     settings = _served_at(settings.with_secret(), args.host, args.port)
     db = _open(settings, upgrade=True)
     document = demo.build_document(clock.now().date())

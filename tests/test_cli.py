@@ -148,3 +148,44 @@ def test_demo_refuses_a_database_with_other_practices(env, db, capsys):
     assert cli.main(["demo", "--no-serve"]) == 1
     assert "not the demo's (OAK)" in capsys.readouterr().err
     assert [g.code for g in Group.select()] == ["OAK"] and Guarantor.select().count() == 0
+
+
+def test_the_readme_demo_serves_quickpay_with_nothing_but_sqlite(tmp_path):
+    """`./scripts/demo` as a new user runs it: no POPS_* setting at all (not even POPS_ENV or POPS_GATEWAY)."""
+    import os
+    import re
+    import socket
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import httpx2 as httpx
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("POPS_")}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)  # this checkout's pops, run from elsewhere
+    log = tmp_path / "demo.log"
+    with open(log, "wb") as out:
+        demo = subprocess.Popen([sys.executable, "-m", "pops", "demo", "--port", str(port)], env=env,
+                                cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT)  # its var/ in tmp_path
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert demo.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        link = re.search(rf"http://127\.0\.0\.1:{port}/q/[0-9A-Z-]+", log.read_text()).group(0)
+        with httpx.Client(follow_redirects=True, timeout=10) as browser:
+            page = browser.get(link)
+        assert page.status_code == 200 and "Lopez" in page.text and "Amount Due" in page.text
+        assert (tmp_path / "var" / "pops.sqlite3").exists()
+    finally:
+        demo.terminate()
+        demo.wait(timeout=20)
