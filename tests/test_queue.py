@@ -243,7 +243,7 @@ def paid_but_not_recorded(settings, guarantor):
 def test_a_worker_killed_after_the_gateway_answered_is_replaced_and_the_payment_recorded_once(
         db_url, db, paid_but_not_recorded):
     later = (clock.now() + dt.timedelta(minutes=10)).isoformat()  # the settle job takes attempts 2 minutes old
-    queue._deferring.configure_task("pops.settle_payments", queue=queue.QUEUE, lock="settle").defer(timestamp=0)
+    queue.defer("pops.settle_payments", lock="settle", timestamp=0)
     killed = _worker(db_url, "--until-idle", POPS_NOW=later, POPS_CRASH_AT=crash.AFTER_LOOKUP)
     out, _ = killed.communicate(timeout=60)
     assert killed.returncode == -signal.SIGKILL, out
@@ -261,7 +261,7 @@ def test_a_worker_killed_after_the_gateway_answered_is_replaced_and_the_payment_
     assert [r.amount for r in Receipt.select()] == [Decimal("50.00")]
     assert SandboxCharge.select().count() == 1
 
-    queue._deferring.configure_task("pops.settle_payments", queue=queue.QUEUE, lock="settle").defer(timestamp=1)
+    queue.defer("pops.settle_payments", lock="settle", timestamp=1)
     _run_worker_until_idle(db_url, POPS_NOW=later)  # again: nothing more is recorded
     assert Receipt.select().count() == 1
 

@@ -70,14 +70,14 @@ app = procrastinate.App(connector=PeeweeConnector(), import_paths=["pops.jobs.ta
 _deferring = procrastinate.App(connector=PeeweeConnector())
 
 
-def schema_sql() -> str:
-    """procrastinate's whole schema (tables, types, functions), as its version ships it."""
-    return app.schema_manager.get_schema()
-
-
 def active() -> bool:
     """Whether jobs go through the queue: PostgreSQL (SQLite runs them in `pops serve`)."""
     return is_postgres()
+
+
+def defer(task: str, *, lock: str | None = None, **arguments: Any) -> None:
+    """Queue a run of `task` now, on Peewee's connection (tests, scripts; the periodic tasks queue themselves)."""
+    _deferring.configure_task(task, queue=QUEUE, lock=lock).defer(**arguments)
 
 
 def defer_message(message_id: int, at: dt.datetime | None = None) -> None:
