@@ -367,6 +367,18 @@ def test_a_payment_plan_refusal_with_its_amounts_is_in_spanish(client, group, gu
     assert "Para un plan de pagos, el saldo debe ser de al menos $100.00. Su saldo es de $80.00." in page.text
 
 
+def test_a_payment_plan_s_schedule_and_truth_in_lending_box_are_in_spanish(client, group, guarantor):
+    group.payment_plans = group.enable_payment_method_storage = True
+    group.save()
+    owe(guarantor, "300.00", "300.00")
+    Guarantor.update(chosen_language="es").execute()
+    sign_in_as(client, guarantor)
+    page = client.get("/pay/plan/review", params={"months": "3", "day": "15"})
+    assert page.status_code == 200, page.text
+    assert "Divulgación según la Ley de Veracidad en los Préstamos" in page.text
+    assert "Tasa de porcentaje anual" in page.text and ">Hoy (" in page.text
+
+
 def test_each_paper_statement_is_printed_in_its_guarantor_s_language(group, guarantor, second):
     import io
 
