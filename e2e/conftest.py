@@ -8,6 +8,7 @@ POPS_ARTIFACTS_DIR (default test-artifacts/e2e/), with the server's log.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -18,6 +19,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,10 +89,10 @@ def _healthy(url: str) -> bool:
         return False
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory, request):
-    """The real POPS server on a free port, with a fresh migrated SQLite database."""
-    tmp = tmp_path_factory.mktemp("server")
+@contextlib.contextmanager
+def running_server(tmp: Path, **settings: str) -> Iterator[Server]:
+    """`pops migrate`, then `pops serve` on a free port with a fresh SQLite database in `tmp` (and any
+    further POPS_* `settings`), until the block ends."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("POPS_")}
@@ -101,6 +103,7 @@ def server(tmp_path_factory, request):
         POPS_BASE_URL=url,
         POPS_DATA_DIR=str(tmp / "data"),
         PYTHONUNBUFFERED="1",
+        **settings,
     )
     log_path = tmp / "server.log"
     migrated = subprocess.run(
@@ -141,9 +144,18 @@ def server(tmp_path_factory, request):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-        if request.session.testsfailed:
-            ARTIFACTS_DIR.mkdir(parents=True, exist_ok=True)
-            shutil.copy(log_path, ARTIFACTS_DIR / "server.log")
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory, request):
+    """The real POPS server on a free port, with a fresh migrated SQLite database."""
+    with running_server(tmp_path_factory.mktemp("server")) as running:
+        try:
+            yield running
+        finally:
+            if request.session.testsfailed:
+                ARTIFACTS_DIR.mkdir(parents=True, exist_ok=True)
+                shutil.copy(running.log_path, ARTIFACTS_DIR / "server.log")
 
 
 def _no_browser(reason: str):

@@ -5,17 +5,13 @@ Then a stored card whose bank asks for 3-D Secure: the pay form sends the patien
 third origin) and back."""
 from __future__ import annotations
 
-import os
-import secrets
-import subprocess
 import sys
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
+from conftest import running_server
 from helpers import add_session_cookie, import_document, server_database, start_patient_session
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,28 +41,6 @@ DOCUMENT = {
 }
 
 
-@dataclass(frozen=True)
-class PopsServer:
-    url: str
-    env: dict[str, str]
-    log_path: Path
-
-    def run_pops(self, *args: str) -> subprocess.CompletedProcess:
-        done = subprocess.run([sys.executable, "-m", "pops", *args], env=self.env, cwd=ROOT,
-                              capture_output=True, text=True)
-        if done.returncode != 0:
-            pytest.fail(f"pops {' '.join(args)} exited {done.returncode}:\n{done.stdout}{done.stderr}")
-        return done
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def stripe():
     with StripeServer() as server:
@@ -76,42 +50,13 @@ def stripe():
 @pytest.fixture(scope="module")
 def pops(tmp_path_factory, stripe):
     """The real POPS server on Stripe (the test server), with the ledger imported."""
-    import urllib.request
-
-    tmp = tmp_path_factory.mktemp("stripe-e2e")
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("POPS_")}
-    env.update(POPS_DATABASE_URL=f"sqlite:///{tmp / 'pops.sqlite3'}", POPS_SECRET_KEY=secrets.token_urlsafe(36),
-               POPS_ENV="test", POPS_BASE_URL=url, POPS_DATA_DIR=str(tmp / "data"), PYTHONUNBUFFERED="1",
-               POPS_GATEWAY="stripe", POPS_STRIPE_SECRET_KEY=stripe.api_key,
-               POPS_STRIPE_WEBHOOK_SECRET=stripe.webhook_secret, POPS_STRIPE_API_BASE=stripe.api_url,
-               POPS_STRIPE_TEST_ORIGINS=f"{stripe.checkout_origin},{stripe.three_ds_origin}")
-    server = PopsServer(url, env, tmp / "server.log")
-    server.run_pops("migrate")
-    with open(server.log_path, "wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "pops", "serve", "--host", "127.0.0.1", "--port", str(port)],
-                                   env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/healthz", timeout=1):
-                    break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"POPS did not start:\n{server.log_path.read_text(errors='replace')}")
-                time.sleep(0.1)
+    with running_server(tmp_path_factory.mktemp("stripe-e2e"), POPS_GATEWAY="stripe",
+                        POPS_STRIPE_SECRET_KEY=stripe.api_key, POPS_STRIPE_WEBHOOK_SECRET=stripe.webhook_secret,
+                        POPS_STRIPE_API_BASE=stripe.api_url,
+                        POPS_STRIPE_TEST_ORIGINS=f"{stripe.checkout_origin},{stripe.three_ds_origin}") as server:
         import_document(server, DOCUMENT)
-        stripe.webhook_url = f"{url}/webhooks/stripe"
+        stripe.webhook_url = f"{server.url}/webhooks/stripe"
         yield server
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def _receipts(server, account: str) -> list[tuple[str, str]]:
