@@ -110,6 +110,30 @@ def test_an_unsent_message_without_a_job_gets_one_from_the_sweep(db, settings, g
     assert [j["lock"] for j in _jobs()] == [f"outbox:{message.id}"]
 
 
+def test_the_periodic_sweep_task_queues_a_jobless_message(db, settings, guarantor):
+    from pops.gateways.sandbox import SandboxGateway
+    from pops.jobs import tasks
+
+    message = notify.queue_email("maria@example.org", "Hello", "Hi", purpose="test", guarantor=guarantor)
+    database.execute_sql("DELETE FROM procrastinate_jobs")
+    tasks.configure(dataclasses.replace(settings, smtp_url="smtp://127.0.0.1:25"),
+                    SandboxGateway(settings.secret_key, settings.base_url))
+    tasks.sweep_outbox(timestamp=0)  # the worker's every-minute run, called as the worker calls it
+    database.connect(reuse_if_open=True)
+    assert [j["lock"] for j in _jobs()] == [f"outbox:{message.id}"]
+
+
+
+def test_every_minute_task_runs_as_the_worker_calls_it(db, settings, guarantor):
+    from pops.gateways.sandbox import SandboxGateway
+    from pops.jobs import tasks
+
+    tasks.configure(settings, SandboxGateway(settings.secret_key, settings.base_url))
+    for task in (tasks.settle_payments, tasks.charge_plans, tasks.send_reminders, tasks.sweep_outbox):
+        task(timestamp=0)  # a wrong call (a missing argument, a renamed function) fails here, not every minute in production
+    database.connect(reuse_if_open=True)
+
+
 def test_pops_jobs_lists_the_queue(db, guarantor):
     from pops.jobs import listing
 

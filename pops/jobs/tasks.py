@@ -72,7 +72,7 @@ def send_reminders(timestamp: int) -> None:
 def sweep_outbox(timestamp: int) -> None:
     """Expire codes that can no longer be sent; queue a job for any unsent message that has none."""
     with database.connection_context():
-        queued = notify.sweep()
+        queued = notify.sweep(_Context.settings)
     if queued:
         print(f"pops worker: queued {queued} message(s) that had no job", flush=True)
 
