@@ -495,7 +495,9 @@ def test_change_the_plan_comes_back_to_the_form_as_chosen(client, owing):
 
 def test_staff_prepare_a_plan_and_the_patient_agrees_on_their_own_phone(client, owing, staff, app):
     from pops.models import Link
+    from pops.plans import notices
 
+    notices.record_text_consent(owing, True, "import: paper form")  # texts go only with consent
     sign_in_as(client, owing, origin="staff_mirror", staff=staff)
     page = review(client, months="3", day="15").text
     assert 'data-testid="plan-send"' in page and 'data-testid="plan-confirm"' not in page
@@ -535,4 +537,6 @@ def test_a_plan_is_sent_only_by_staff_and_only_where_it_can_go(client, owing, st
     assert refused.status_code == 400 and "no email address" in refused.text
     refused = post_form(client, "/pay/plan/send", {"months": "13", "day": "15", "channel": "sms"})
     assert refused.status_code == 400 and "from 2 to 12 months" in refused.text
+    refused = post_form(client, "/pay/plan/send", {"months": "3", "day": "15", "channel": "sms"})
+    assert refused.status_code == 400 and "no texting consent" in refused.text  # a mobile, but no consent to texts
     assert OutboxMessage.select().where(OutboxMessage.purpose == "plan_prepared").count() == 0

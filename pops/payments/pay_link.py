@@ -28,16 +28,23 @@ def sends_pay_link(gateway, session: PatientSession) -> bool:
     return session.staff_id is not None and getattr(gateway, "confirms_by_key", False)
 
 
+def unreachable(guarantor, channel: str):
+    """Why a link staff send cannot go to the guarantor by `channel` ("sms", else email): no mobile or opted
+    out, no texting consent, no email address; None when it can. The one check for every link staff send."""
+    if channel == "sms":
+        if not guarantor.mobile or guarantor.sms_opt_out:
+            return MSG_NO_MOBILE
+        return None if notices.may_text(guarantor) else MSG_NO_CONSENT
+    return None if guarantor.email else MSG_NO_EMAIL
+
+
 def send_pay_link(session: PatientSession, channel: str, *, secret_key: str, base_url: str) -> tuple[bool, str]:
     """Queue a one-use QuickPay link to the guarantor by SMS or email (audited); (sent, what staff read)."""
     guarantor = session.guarantor
     group = guarantor.group
-    if channel == "sms" and (not guarantor.mobile or guarantor.sms_opt_out):
-        return False, MSG_NO_MOBILE
-    if channel == "sms" and not notices.may_text(guarantor):
-        return False, MSG_NO_CONSENT
-    if channel != "sms" and not guarantor.email:
-        return False, MSG_NO_EMAIL
+    refused = unreachable(guarantor, channel)
+    if refused is not None:
+        return False, refused
     channel = "sms" if channel == "sms" else "email"
     with database.atomic():
         code, _ = links.mint(guarantor, channel, secret_key, max_uses=1, created_by=session.staff)

@@ -11,14 +11,13 @@ from ..audit import audit
 from ..db import database
 from ..i18n import N_, gettext
 from ..models import Guarantor, PatientSession
+from ..payments.pay_link import unreachable
 from . import setup
 from .rules import PlanRefused
 from .tables import PlanOffer
 
 MINUTES = 30
 MSG_STAFF_ONLY = N_("Only staff in a mirror prepare a plan for the patient.")
-MSG_NO_MOBILE = N_("Not sent: there is no mobile number on this account, or it has opted out of texts.")
-MSG_NO_EMAIL = N_("Not sent: there is no email address on this account.")
 MSG_SENT = N_("The plan was sent to {to}: a link that works once, for 30 minutes.")
 TEXT = N_("{group}: please review the payment plan we prepared with you and agree to it if it suits you: {url} "
           "(this link works once, for 30 minutes).")
@@ -37,10 +36,9 @@ def send(session: PatientSession, months: str, monthly: str, day: str, channel: 
     plan = setup.preview(session, months, monthly, day)  # the practice's rules, as for the patient
     guarantor: Guarantor = session.guarantor
     group = guarantor.group
-    if channel == "sms" and (not guarantor.mobile or guarantor.sms_opt_out):
-        raise PlanRefused(MSG_NO_MOBILE)
-    if channel != "sms" and not guarantor.email:
-        raise PlanRefused(MSG_NO_EMAIL)
+    refused = unreachable(guarantor, channel)  # as for a pay link: a mobile with texting consent, or an email
+    if refused is not None:
+        raise PlanRefused(refused)
     channel = "sms" if channel == "sms" else "email"
     with database.atomic():
         code, link = links.mint(guarantor, channel, secret_key, max_uses=1, days=0, minutes=MINUTES,
@@ -52,7 +50,7 @@ def send(session: PatientSession, months: str, monthly: str, day: str, channel: 
             authorisation="", authorisation_version="")
         lang = language.of_guarantor(guarantor)  # what the patient reads is in their language
         if channel == "sms":  # never an amount in a text
-            notify.queue_sms(guarantor.mobile, gettext(lang, TEXT, group=group.name, url=url), purpose="plan_prepared",
+            notify.queue_sms(guarantor.mobile, gettext(lang, TEXT, group=group.sender, url=url), purpose="plan_prepared",
                              guarantor=guarantor)
         else:
             detail = f"{len(plan.payments)} payments, {plan.first.amount} today"
