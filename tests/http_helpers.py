@@ -59,3 +59,23 @@ def staff_login(client, staff):
     response = post_staff_login(client, staff)
     assert response.status_code == 303, response.text
     return response
+
+
+@contextlib.contextmanager
+def counting_statements() -> Iterator[list[str]]:
+    """The SQL statements the database runs meanwhile, writes included (bench/page_speed.py counts the same way)."""
+    from pops.db import database
+
+    executed: list[str] = []
+    bound = database.obj
+    original = bound.execute_sql
+
+    def spy(sql, *args, **kwargs):
+        executed.append(sql)
+        return original(sql, *args, **kwargs)
+
+    bound.execute_sql = spy
+    try:
+        yield executed
+    finally:
+        del bound.execute_sql

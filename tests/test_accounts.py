@@ -5,7 +5,6 @@ import datetime as dt
 from decimal import Decimal
 
 from pops import accounts, clock, portal_lists
-from pops.db import database
 from pops.models import Encounter, Patient, Receipt, Statement
 
 from factories import (
@@ -19,6 +18,7 @@ from factories import (
     pm_line,
     pm_visit,
 )
+from http_helpers import counting_statements
 
 D = Decimal
 
@@ -86,18 +86,8 @@ def test_a_posted_back_pops_payment_counts_once(guarantor, ledger_rows):
 
 def test_account_detail_queries_do_not_grow_with_the_ledger(guarantor, ledger_rows):
     def count_queries():
-        executed = []
-        original = database.obj.execute_sql
-
-        def spy(sql, *args, **kwargs):
-            executed.append(sql)
-            return original(sql, *args, **kwargs)
-
-        database.obj.execute_sql = spy
-        try:
+        with counting_statements() as executed:
             accounts.account_detail(guarantor, history_all=True)
-        finally:
-            del database.obj.execute_sql
         return len(executed)
 
     before = count_queries()

@@ -3,7 +3,6 @@ as bench/page_speed.py counts them), no gateway call on a GET, and every visit s
 Session Usage report. On SQLite, and on PostgreSQL with POPS_TEST_DATABASE_URL."""
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 from decimal import Decimal
 
@@ -14,29 +13,11 @@ from pops.db import bind, database
 from pops.models import Group, PatientSession, PaymentAttempt, SessionPage, StoredCard
 
 from factories import make_encounter
-from http_helpers import give_staff_session, sign_in_as
+from http_helpers import counting_statements, give_staff_session, sign_in_as
 
 BUDGET = 4
 PORTAL_PAGES = ["/home", "/account", "/pay"]
 GATEWAY_CALLS = {"create_checkout", "confirm", "charge_stored", "lookup", "cancel", "refund"}
-
-
-@contextlib.contextmanager
-def counting_statements():
-    """The SQL statements the database runs meanwhile (bench/page_speed.py counts the same way)."""
-    executed: list[str] = []
-    bound = database.obj
-    original = bound.execute_sql
-
-    def spy(sql, *args, **kwargs):
-        executed.append(sql)
-        return original(sql, *args, **kwargs)
-
-    bound.execute_sql = spy
-    try:
-        yield executed
-    finally:
-        del bound.execute_sql
 
 
 def statements_of(client, path: str) -> list[str]:

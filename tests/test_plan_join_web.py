@@ -19,7 +19,7 @@ from pops.models import AuditLog, Encounter, Group, Guarantor, OutboxMessage, Pa
 from pops.plans.tables import Instalment, PaymentPlan, PlanOffer
 
 from factories import add_line, make_encounter, owe
-from http_helpers import post_form, sign_in_as, staff_login
+from http_helpers import counting_statements, post_form, sign_in_as, staff_login
 
 
 @pytest.fixture
@@ -114,23 +114,10 @@ def test_the_job_then_charges_the_new_amounts(client, plan, app):
 
 @pytest.mark.parametrize("path", ["/home", "/account"])
 def test_home_and_account_say_so_in_one_line_and_still_cost_4_statements(client, plan, path):
-    from pops.db import database
-
     new_charge("150.00")
     client.get(path)
-    executed: list[str] = []
-    bound = database.obj
-    original = bound.execute_sql
-
-    def spy(sql, *args, **kwargs):
-        executed.append(sql)
-        return original(sql, *args, **kwargs)
-
-    bound.execute_sql = spy
-    try:
+    with counting_statements() as executed:
         page = client.get(path).text
-    finally:
-        del bound.execute_sql
     assert len(executed) <= 4, "\n".join(executed)
     line = re.search(r'data-testid="plan-summary-add">(.*?)</p>', page).group(1)
     assert "New charges of $150.00 are not in your plan." in line and 'href="/pay/plan/add"' in line

@@ -16,7 +16,7 @@ from pops.models import AuditLog, Encounter, Group, Guarantor, OutboxMessage, Pa
 from pops.plans.tables import Instalment, PaymentPlan, PlanNotice, PlanOffer, TextConsent
 
 from factories import add_line, owe
-from http_helpers import open_browser, post_form, sign_in_as
+from http_helpers import counting_statements, open_browser, post_form, sign_in_as
 
 APPROVED = "4242 4242 4242 4242"
 DECLINED = "4000 0000 0000 0002"
@@ -424,22 +424,9 @@ def test_a_declined_card_fixed_with_another_card(client, plan, app):
 
 @pytest.mark.parametrize("path", ["/home", "/account", "/pay"])
 def test_home_and_account_show_the_plan_and_the_pages_still_cost_4_statements(client, plan, path):
-    from pops.db import database
-
     client.get(path)
-    executed: list[str] = []
-    bound = database.obj
-    original = bound.execute_sql
-
-    def spy(sql, *args, **kwargs):
-        executed.append(sql)
-        return original(sql, *args, **kwargs)
-
-    bound.execute_sql = spy
-    try:
+    with counting_statements() as executed:
         page = client.get(path).text
-    finally:
-        del bound.execute_sql
     assert len(executed) <= 4, "\n".join(executed)
     if path != "/pay":
         assert re.search(r'data-testid="plan-summary-next">\$100.00 on Dec 15, 2026<', page)
