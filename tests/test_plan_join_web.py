@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-import threading
 from decimal import Decimal as D
 from urllib.parse import urlsplit
 
@@ -20,6 +19,7 @@ from pops.plans.tables import Instalment, PaymentPlan, PlanOffer
 
 from factories import add_line, make_encounter, owe
 from http_helpers import counting_statements, post_form, sign_in_as, staff_login
+from parallel import burst
 
 
 @pytest.fixture
@@ -207,7 +207,6 @@ def test_the_new_schedule_answers_htmx_with_its_block_alone(client, plan):
 
 @pytest.mark.skipif(not os.environ.get("POPS_TEST_DATABASE_URL"), reason="a burst on PostgreSQL")
 def test_racing_agreements_join_the_new_charges_once(client, plan, app, db):
-    from pops.db import database
     from pops.models import PatientSession
     from pops.plans import joining
     from pops.plans.rules import PlanRefused
@@ -215,28 +214,16 @@ def test_racing_agreements_join_the_new_charges_once(client, plan, app, db):
     new_charge("150.00")
     form = hidden(client.get("/pay/plan/add").text)
     session = PatientSession.select().order_by(PatientSession.id.desc()).get()
-    start, outcomes = threading.Barrier(RUNS), []
 
-    def agree() -> None:
+    def agree(_) -> str:
         try:
-            with database.connection_context():
-                start.wait()
-                joining.join(PatientSession.get_by_id(session.id), version=form["version"], covered=form["covered"],
-                             added=form["added"], agreed=True, base_url="https://pay.example.org")
-                outcomes.append("joined")
+            joining.join(PatientSession.get_by_id(session.id), version=form["version"], covered=form["covered"],
+                         added=form["added"], agreed=True, base_url="https://pay.example.org")
         except PlanRefused:
-            outcomes.append("refused")
-        except BaseException as exc:  # noqa: BLE001 - handed to the test's thread
-            outcomes.append(exc)
-            start.abort()
+            return "refused"
+        return "joined"
 
-    db.close()
-    threads = [threading.Thread(target=agree) for _ in range(RUNS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    db.connect(reuse_if_open=True)
+    outcomes = burst(db, RUNS, agree)
     assert sorted(outcomes, key=str) == ["joined"] + ["refused"] * (RUNS - 1), outcomes
     assert schedule() == [(dt.date(2026, 12, 15), "scheduled", D("175.00")),
                           (dt.date(2027, 1, 15), "scheduled", D("175.00"))]

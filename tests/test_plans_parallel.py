@@ -4,14 +4,12 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-import threading
 from decimal import Decimal as D
 from urllib.parse import urlsplit
 
 import pytest
 
 from pops import clock
-from pops.db import database
 from pops.gateways.sandbox_tables import SandboxCharge
 from pops.models import Group, PaymentAttempt, Receipt
 from pops.plans import charging
@@ -19,6 +17,7 @@ from pops.plans.tables import Instalment, PaymentPlan
 
 from factories import owe
 from http_helpers import post_form, sign_in_as
+from parallel import burst
 
 pytestmark = pytest.mark.skipif(not os.environ.get("POPS_TEST_DATABASE_URL"), reason="a burst on PostgreSQL")
 RUNS = 8
@@ -40,27 +39,7 @@ def set_up_plan(client, guarantor):
 def test_racing_job_runs_charge_an_instalment_once(client, guarantor, app, db):
     set_up_plan(client, guarantor)
     clock.freeze(dt.datetime(2026, 12, 15, 16, 0, tzinfo=dt.timezone.utc))
-    start = threading.Barrier(RUNS)
-    outcomes: list[dict] = []
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            with database.connection_context():
-                start.wait()
-                outcomes.append(charging.charge_due(app.state.gateway))
-        except BaseException as exc:  # noqa: BLE001 - handed to the test's thread
-            errors.append(exc)
-            start.abort()
-
-    db.close()
-    threads = [threading.Thread(target=run) for _ in range(RUNS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    db.connect(reuse_if_open=True)
-    assert not errors, errors
+    outcomes = burst(db, RUNS, lambda _: charging.charge_due(app.state.gateway))
     assert sum(o.get("charged", 0) for o in outcomes) == 1
     assert PaymentAttempt.select().where(PaymentAttempt.entrance == "plan").count() == 1
     assert SandboxCharge.select().where(SandboxCharge.status == "approved").count() == 2  # set-up + instalment 1

@@ -6,12 +6,10 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-import threading
 
 import pytest
 
 from pops import clock
-from pops.db import database
 from pops.jobs import runner
 from pops.models import Group, Guarantor, Link, OutboxMessage, PatientSession
 from pops.plans.notices import record_text_consent
@@ -20,6 +18,7 @@ from pops.texts.tables import Reminder
 
 from factories import make_statement, owe, pay
 from http_helpers import SECRET, open_browser, staff_login
+from parallel import burst
 
 BASE = "http://testserver"
 NOON = dt.datetime(2026, 11, 23, 18, 0, tzinfo=dt.timezone.utc)  # 12:00 in Chicago (Riverside's zone)
@@ -155,28 +154,7 @@ def test_no_texting_consent_replaces_the_text_button(guarantor, client, staff):
 
 @pytest.mark.skipif(not os.environ.get("POPS_TEST_DATABASE_URL"), reason="a burst on PostgreSQL")
 def test_two_workers_never_send_the_same_reminder_twice(reminding, db):
-    runs = 8
-    start = threading.Barrier(runs)
-    counts: list[int] = []
-    errors: list[BaseException] = []
-
-    def work() -> None:
-        try:
-            with database.connection_context():
-                start.wait()
-                counts.append(run())
-        except BaseException as exc:  # noqa: BLE001 - handed to the test's thread
-            errors.append(exc)
-            start.abort()
-
-    db.close()
-    threads = [threading.Thread(target=work) for _ in range(runs)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    db.connect(reuse_if_open=True)
-    assert errors == []
+    counts = burst(db, 8, lambda _: run())
     assert sum(counts) == 1 and Reminder.select().count() == 1 and len(texts()) == 1
     assert Link.select().where(Link.purpose == "reminder").count() == 1
 

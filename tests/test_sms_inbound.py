@@ -8,20 +8,19 @@ import dataclasses
 import datetime as dt
 import json
 import os
-import threading
 from urllib.parse import urlencode
 
 import pytest
 from twilio.request_validator import RequestValidator
 
 from pops import clock
-from pops.db import database
 from pops.models import AuditLog, ContactChange, Guarantor, OutboxMessage
 from pops.plans.notices import may_text, record_text_consent
 from pops.texts.inbound import generic_signature
 from pops.texts.tables import SmsInbound, SmsNumber
 
 from factories import make_guarantor
+from parallel import burst
 
 TOKEN = "inbound-test-token"
 MOBILE = "+15555550123"
@@ -154,26 +153,7 @@ def test_a_burst_of_replies_gets_one_fixed_answer(guarantor, db):
     from pops.texts.numbers import Reply, receive
 
     runs = 8
-    start = threading.Barrier(runs)
-    errors: list[BaseException] = []
-
-    def work() -> None:
-        try:
-            with database.connection_context():
-                start.wait()
-                receive(Reply(MOBILE, "+15555559999", "what is this?"))
-        except BaseException as exc:  # noqa: BLE001 - handed to the test's thread
-            errors.append(exc)
-            start.abort()
-
-    db.close()
-    threads = [threading.Thread(target=work) for _ in range(runs)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    db.connect(reuse_if_open=True)
-    assert errors == []
+    burst(db, runs, lambda _: receive(Reply(MOBILE, "+15555559999", "what is this?")))
     assert SmsInbound.select().count() == runs and len(replies()) == 1
     assert SmsInbound.select().where(SmsInbound.answered).count() == 1
 
