@@ -12,7 +12,7 @@ import socket
 
 import procrastinate
 
-from .. import crash, db, notify
+from .. import crash, db
 from ..gateways import from_settings
 from ..payments import receipt_email
 from ..settings import Settings
@@ -20,19 +20,12 @@ from . import tasks
 from .queue import QUEUE, app
 
 
-def _sweep(settings: Settings) -> int:
-    with db.database.connection_context():
-        return notify.sweep(settings)
-
-
 async def _run(settings: Settings, concurrency: int, wait: bool) -> None:
     connector = procrastinate.PsycopgConnector(conninfo=settings.database_url)
     with app.replace_connector(connector):
         async with app.open_async():
             await tasks.take_back_stalled_jobs()
-            queued = await asyncio.to_thread(_sweep, settings)
-            if queued:
-                print(f"pops worker: queued {queued} message(s) that had no job", flush=True)
+            await asyncio.to_thread(tasks.sweep_outbox, timestamp=0)  # the every-minute sweep, once now
             await app.run_worker_async(queues=[QUEUE], concurrency=concurrency, wait=wait,
                                        name=f"{socket.gethostname()}:{os.getpid()}")
 
