@@ -45,7 +45,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> int:
         served = create_app(settings, jobs=True)  # its lifespan runs the jobs (sending, settling)
     uvicorn.run(served, factory=workers > 1, workers=workers if workers > 1 else None, host=host, port=port,
                 proxy_headers=bool(proxies), forwarded_allow_ips="*" if "*" in proxies else ",".join(proxies),
-                log_level="info", server_header=False)
+                log_level="info", access_log=settings.access_log, server_header=False)
     return 0
 
 

@@ -45,6 +45,7 @@ class Settings:
     crash_at: str | None = None  # tests only (POPS_CRASH_AT): where the server kills itself (pops.crash)
     trusted_proxies: tuple[str, ...] = ("127.0.0.1",)  # addresses (or networks, or "*") whose X-Forwarded-* count
     db_pool: int = 10  # PostgreSQL connections per process, and the cap on its request threads
+    access_log: bool = False  # POPS_ACCESS_LOG=1: `pops serve` logs a line per request (off: the proxy in front logs)
     now: dt.datetime | None = None  # rehearsals only (POPS_NOW): the instant pops.clock starts from
     gateway: str = "sandbox"  # POPS_GATEWAY: sandbox or stripe; "" when production named none (refused at start-up)
     stripe_secret_key: str | None = None
@@ -89,6 +90,7 @@ class Settings:
             crash_at=crash_at,
             trusted_proxies=trusted_proxies(env.get("POPS_TRUSTED_PROXIES", ",".join(defaults.trusted_proxies))),
             db_pool=db_pool,
+            access_log=yes_or_no(env.get("POPS_ACCESS_LOG", ""), "POPS_ACCESS_LOG"),
             now=now,
             gateway=chosen_gateway(env.get("POPS_GATEWAY", ""), environment),
             stripe_secret_key=env.get("POPS_STRIPE_SECRET_KEY") or None,
@@ -135,6 +137,16 @@ def sms_provider(text: str) -> str:
     if name not in {"generic", "twilio"}:
         raise SettingsError(f"POPS_SMS_PROVIDER must be generic or twilio, not {text!r}")
     return name
+
+
+def yes_or_no(text: str, name: str) -> bool:
+    """A switch: 1, true, yes or on; 0, false, no, off or unset."""
+    word = text.strip().lower()
+    if word in {"1", "true", "yes", "on"}:
+        return True
+    if word in {"", "0", "false", "no", "off"}:
+        return False
+    raise SettingsError(f"{name} must be 1 (on) or 0 (off), not {text!r}")
 
 
 def trusted_proxies(text: str) -> tuple[str, ...]:
