@@ -22,7 +22,7 @@ from .web.portal import pages as portal_pages
 from .web.portal import pay, plans, profile, receipts
 from .web.security import SecurityMiddleware
 from .web.validity import ValidityMiddleware
-from .web.worker import WorkerMiddleware
+from .web.worker import WorkerMiddleware, page_thread_count
 
 
 @contextlib.asynccontextmanager
@@ -80,6 +80,7 @@ def create_app(settings: Settings, *, jobs: bool = False) -> Starlette:
     app.state.test_mode = sandbox and settings.environment == "production"  # chosen explicitly: every page says so
     receipt_email.say_test_mode(app.state.test_mode)  # and every emailed receipt
     app.state.request_scope = db.request_scope  # what the guards open around every handler
+    app.state.page_threads = page_thread_count(db.is_postgres(), settings.db_pool)  # pops.web.worker
     return app
 
 

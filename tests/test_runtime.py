@@ -24,6 +24,7 @@ from pops.app import create_app
 from pops.db import CheckedPool, database, open_database, request_scope
 from pops.models import OutboxMessage, PatientSession, Receipt
 from pops.settings import Settings, SettingsError
+from pops.web.worker import page_threads
 
 from factories import (MARIA, PASSWORD, make_encounter, make_group, make_guarantor, make_patient, make_staff,
                        make_statement, totp_now)
@@ -46,6 +47,14 @@ def test_db_pool_setting():
     for wrong in ("0", "-1", "ten", "2.5"):
         with pytest.raises(SettingsError, match="POPS_DB_POOL"):
             Settings.from_env({"POPS_DB_POOL": wrong})
+
+
+def test_access_log_setting():
+    assert Settings.from_env({}).access_log is False
+    assert Settings.from_env({"POPS_ACCESS_LOG": "1"}).access_log is True
+    assert Settings.from_env({"POPS_ACCESS_LOG": "off"}).access_log is False
+    with pytest.raises(SettingsError, match="POPS_ACCESS_LOG"):
+        Settings.from_env({"POPS_ACCESS_LOG": "loud"})
 
 
 def test_postgresql_is_pooled_only_when_asked(tmp_path):
@@ -112,6 +121,44 @@ def test_a_test_server_names_its_worker_and_production_does_not(db_url):
     database.initialize(None)
 
 
+def test_on_sqlite_pages_take_turns_on_two_threads_and_the_gateway_pages_do_not_wait_for_them(db_url):
+    app = create_app(Settings(database_url=db_url, secret_key=SECRET, environment="test", base_url="http://testserver"))
+    with open_browser(app) as client:
+        async def tokens():
+            limiter = page_threads(app)
+            return None if limiter is None else limiter.total_tokens
+
+        if PG:  # each page holds a pooled connection: pages share the general pool (POPS_DB_POOL)
+            assert client.portal.call(tokens) is None
+            return
+        assert client.portal.call(tokens) == 2
+        holders = [object(), object()]
+
+        async def hold():
+            for holder in holders:
+                await page_threads(app).acquire_on_behalf_of(holder)
+
+        async def release():
+            for holder in holders:
+                page_threads(app).release_on_behalf_of(holder)
+
+        client.portal.call(hold)  # both page threads busy
+        answers: dict[str, int] = {}
+        waiting = threading.Thread(target=lambda: answers.update(page=client.get("/brand/none.css").status_code))
+        result = threading.Thread(target=lambda: answers.update(result=client.get("/pay/result/no-key").status_code))
+        waiting.start()
+        result.start()
+        try:
+            # A page that may wait on the gateway (the payment result) answers meanwhile; a page waits its turn.
+            result.join(10)
+            assert answers == {"result": 404}
+        finally:
+            client.portal.call(release)
+        waiting.join(10)
+        assert answers == {"result": 404, "page": 404}
+    database.initialize(None)
+
+
 def test_a_worker_process_runs_on_the_rehearsal_clock(db_url, tmp_path, monkeypatch):
     from pops.app import app_from_env
 
@@ -136,13 +183,15 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def two_workers(db_url, tmp_path):
-    """`pops serve --workers 2` on this test's database; yields its address."""
+def two_workers(db_url, tmp_path, request):
+    """`pops serve --workers 2` on this test's database (its output in tmp_path/server.log; more settings
+    by indirect parametrisation); yields its address."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("POPS_")}
     env.update(POPS_DATABASE_URL=db_url, POPS_SECRET_KEY=SECRET, POPS_ENV="test", POPS_DB_POOL="4",
                POPS_DATA_DIR=str(tmp_path / "data"), PYTHONUNBUFFERED="1")  # no POPS_BASE_URL: serve passes it on
+    env.update(getattr(request, "param", {}))
     log_path = tmp_path / "server.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen([sys.executable, "-m", "pops", "serve", "--workers", "2", "--host", "127.0.0.1",
@@ -208,12 +257,16 @@ def local(url: str) -> str:
 
 
 @pytest.mark.skipif(PG, reason="SQLite's run; the PostgreSQL one below pays, refunds and signs in")
-def test_two_workers_answer_on_sqlite(db, two_workers):
+@pytest.mark.parametrize("two_workers", [{}, {"POPS_ACCESS_LOG": "1"}], indirect=True, ids=["quiet", "access-log"])
+def test_two_workers_answer_on_sqlite(db, two_workers, tmp_path, request):
     browsers = one_connection_per_worker(two_workers)
     assert len({b.pid for b in browsers}) == 2 and str(os.getpid()) not in {b.pid for b in browsers}
     for browser in browsers:
         assert browser.get("/healthz").status_code == 200
         browser.client.close()
+    # A line per request only when asked (POPS_ACCESS_LOG=1); by default the proxy in front keeps that log.
+    logged = '"GET /healthz HTTP/1.1" 200' in (tmp_path / "server.log").read_text()
+    assert logged == (request.node.callspec.id == "access-log")
 
 
 @pytest.fixture

@@ -89,3 +89,27 @@ def test_each_web_module_imports_alone_in_a_fresh_interpreter():
     with ThreadPoolExecutor(4) as pool:
         failures = {name: error for name, error in pool.map(imports, _web_modules()) if error}
     assert failures == {}
+
+
+_GATEWAY_CALL = re.compile(r"payments\.(complete|refresh)\(")
+_PAGE_GUARD = re.compile(r"^@(public|patient_page|staff_page)\b(.*)$")
+
+
+def test_a_page_that_may_wait_on_the_gateway_says_so():
+    """On SQLite pages take turns on two threads (pops.web.worker); a GET that asks the gateway for an
+    attempt's outcome must run on the general pool (gateway=True), or a slow gateway would hold up every page."""
+    unmarked = []
+    for path in sorted((PACKAGE / "web").rglob("*.py")):
+        lines = path.read_text().splitlines()
+        for n, line in enumerate(lines):
+            guard = _PAGE_GUARD.match(line)
+            if not guard or "gateway=True" in guard.group(2):
+                continue
+            body = []
+            for following in lines[n + 2:]:
+                if following and not following[0].isspace():
+                    break
+                body.append(following)
+            if _GATEWAY_CALL.search("\n".join(body)):
+                unmarked.append(f"{path.relative_to(ROOT)}:{n + 1}")
+    assert unmarked == []

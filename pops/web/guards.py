@@ -18,6 +18,7 @@ import functools
 from typing import Callable
 from urllib.parse import quote
 
+import anyio.to_thread
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -29,6 +30,7 @@ from ..models import PatientSession, Staff, StaffSession
 from . import cookies, forms
 from .htmx import client_ip
 from .render import render
+from .worker import page_threads
 
 GUARD = "pops_guard"  # the attribute naming an endpoint's guard: "public", "patient" or "staff"
 FORM_EXPIRED = "form_expired.html"
@@ -94,6 +96,20 @@ def _in_db(endpoint: Callable[..., Response]) -> Callable[..., Response]:
     return scoped
 
 
+def _page(endpoint: Callable[[Request], Response], gateway: bool) -> Callable:
+    """A GET in a database scope, on the process's page threads (pops.web.worker.page_threads); one that may
+    wait on the payment gateway (`gateway=True`) runs on the general request threads instead."""
+    scoped = _in_db(endpoint)
+    if gateway:
+        return scoped
+
+    async def run(request: Request) -> Response:
+        return await anyio.to_thread.run_sync(scoped, request, limiter=page_threads(request.app))
+
+    functools.update_wrapper(run, endpoint)
+    return run
+
+
 def _form(handler: Callable[[Request, FormData], Response]) -> Callable:
     """A POST: read the form, check its token, then run the (synchronous) handler in a database scope."""
     scoped = _in_db(handler)
@@ -110,9 +126,12 @@ def _form(handler: Callable[[Request, FormData], Response]) -> Callable:
 
 # --- anyone -----------------------------------------------------------------------------------
 
-def public(endpoint: Callable[[Request], Response]) -> Callable[[Request], Response]:
-    """A page anyone may open (it may still look for a session itself)."""
-    return _mark(_in_db(endpoint), "public")
+def public(endpoint: Callable | None = None, *, gateway: bool = False):
+    """A page anyone may open (it may still look for a session itself); `gateway=True` if it may ask the gateway."""
+    def decorate(endpoint: Callable[[Request], Response]) -> Callable:
+        return _mark(_page(endpoint, gateway), "public")
+
+    return decorate(endpoint) if endpoint is not None else decorate
 
 
 def public_webhook(handler: Callable[[Request, bytes], Response]) -> Callable:
@@ -155,11 +174,13 @@ def _patient(request: Request, quickpay: bool, ended_page: bool,
     return session, None
 
 
-def patient_page(endpoint: Callable | None = None, *, quickpay: bool = False, ended_page: bool = False):
+def patient_page(endpoint: Callable | None = None, *, quickpay: bool = False, ended_page: bool = False,
+                 gateway: bool = False):
     """A GET for a live patient session: `endpoint(request, session)`; the visit is recorded (with the session's touch).
 
     Without a session: to sign-in (or, with ended_page=True, a "session ended" page). A QuickPay
-    session reaches only pages marked quickpay=True; elsewhere it is asked to sign in.
+    session reaches only pages marked quickpay=True; elsewhere it is asked to sign in. `gateway=True`:
+    the page may ask the payment gateway (it runs on the general request threads).
     """
     def decorate(endpoint: Callable[[Request, PatientSession], Response]) -> Callable[[Request], Response]:
         @functools.wraps(endpoint)
@@ -169,7 +190,7 @@ def patient_page(endpoint: Callable | None = None, *, quickpay: bool = False, en
                 return refused
             return endpoint(request, session)
 
-        return _mark(_in_db(guarded), "patient")
+        return _mark(_page(guarded, gateway), "patient")
 
     return decorate(endpoint) if endpoint is not None else decorate
 
@@ -215,7 +236,7 @@ def staff_page(endpoint: Callable | None = None, *, admin: bool = False):
             session, refused = _staff(request, admin)
             return refused if refused is not None else endpoint(request, session)
 
-        return _mark(_in_db(guarded), "staff")
+        return _mark(_page(guarded, False), "staff")
 
     return decorate(endpoint) if endpoint is not None else decorate
 

@@ -1,9 +1,12 @@
-"""What one server process needs of its own: its thread pool capped, and in tests its name on each answer."""
+"""What one server process needs of its own: its thread pools capped, and in tests its name on each answer."""
 from __future__ import annotations
 
+import asyncio
 import os
+import weakref
 
-from anyio import to_thread
+from anyio import CapacityLimiter, to_thread
+from starlette.applications import Starlette
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 WORKER_HEADER = b"x-pops-worker"
@@ -30,3 +33,30 @@ class WorkerMiddleware:
             await send(message)
 
         await self.app(scope, receive, named)
+
+
+# SQLite takes one writer at a time and Python runs one thread at a time: with more threads a page
+# only waits longer (and each wait costs the process a switch). Forms and the pages that may wait on
+# the payment gateway keep the general pool (POPS_DB_POOL threads).
+SQLITE_PAGE_THREADS = 2
+
+
+def page_thread_count(postgres: bool, pool: int) -> int | None:
+    """How many pages a process works on at once: on SQLite SQLITE_PAGE_THREADS (at most the pool);
+    None on PostgreSQL, whose pages share the general pool (each holds a pooled connection)."""
+    return None if postgres else min(SQLITE_PAGE_THREADS, pool)
+
+
+def page_threads(app: Starlette) -> CapacityLimiter | None:
+    """The limiter a page of this app runs under (None: the general pool); one per event loop."""
+    count = getattr(app.state, "page_threads", None)
+    if count is None:
+        return None
+    by_loop = getattr(app.state, "page_limiters", None)
+    if by_loop is None:
+        by_loop = app.state.page_limiters = weakref.WeakKeyDictionary()
+    loop = asyncio.get_running_loop()
+    limiter = by_loop.get(loop)
+    if limiter is None:
+        limiter = by_loop[loop] = CapacityLimiter(count)
+    return limiter

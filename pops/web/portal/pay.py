@@ -69,7 +69,7 @@ def start(request: Request, form: FormData, session: PatientSession) -> Response
     return redirect(started.redirect or f"/pay/result/{started.attempt.key}")
 
 
-@public
+@public(gateway=True)
 def back_from_gateway(request: Request) -> Response:
     """The hosted page sends the patient here with a single-use result token; confirm it and settle."""
     attempt = payments.attempt_for(request.path_params["key"])
@@ -82,7 +82,7 @@ def back_from_gateway(request: Request) -> Response:
     return response
 
 
-@public
+@public(gateway=True)
 def result(request: Request) -> Response:
     """How the payment ended (or that it is still being confirmed); polled by htmx while pending.
 

@@ -85,7 +85,7 @@ def start(request: Request, form: FormData, session: PatientSession) -> Response
     return redirect(started.redirect or f"/pay/plan/done/{key}")
 
 
-@patient_page
+@patient_page(gateway=True)
 def back_from_gateway(request: Request, session: PatientSession) -> Response:
     """The gateway's page sends the patient back here: confirm the first payment (the plan is made as it is paid)."""
     attempt = payments.attempt_for(request.path_params["key"])
@@ -97,7 +97,7 @@ def back_from_gateway(request: Request, session: PatientSession) -> Response:
     return response
 
 
-@patient_page
+@patient_page(gateway=True)
 def done(request: Request, session: PatientSession) -> Response:
     """How the set-up ended: the plan, or that there is none and why (nothing stored, nothing owed)."""
     offer, plan, attempt = reading.offer_for(request.path_params["key"], session.guarantor)
