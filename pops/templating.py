@@ -84,6 +84,12 @@ def _date(context, value, style: str = "long", tz: str | ZoneInfo | None = None)
     return i18n.format_date(value, style, tz, _lang(context))
 
 
+def tel(phone: str | None) -> Markup:
+    """The practice's phone number as a link a phone can call (tel: takes only the digits and a leading +)."""
+    phone = phone or ""
+    return Markup('<a href="tel:{}">{}</a>').format("".join(c for c in phone if c in "+0123456789"), phone)
+
+
 def environment(globals: Mapping[str, Any] | None = None, *, auto_reload: bool = True) -> jinja2.Environment:
     """A Jinja environment over the templates folder, with POPS's filters and the given globals.
 
@@ -104,6 +110,7 @@ def environment(globals: Mapping[str, Any] | None = None, *, auto_reload: bool =
     env.filters["money"] = _money
     env.filters["date"] = _date
     env.globals["languages"] = i18n.NAMES
+    env.globals["tel"] = tel
     env.globals["htmx_js"] = f"htmx-{HTMX_VERSION}.min.js"
     env.globals.update(globals or {})
     return env
