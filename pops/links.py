@@ -18,7 +18,7 @@ import secrets
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-from . import clock, limits, sessions, signing
+from . import clock, db, limits, sessions, signing
 from .audit import POPS, audit
 from .db import database
 from .models import Guarantor, Link, PatientSession, Staff, Statement, Throttle
@@ -125,19 +125,27 @@ def mint(
 def mint_for_statements(statements: list[tuple[Guarantor, Statement]], secret_key: str) -> list[str]:
     """A statement-QR link for each (guarantor, statement), on its group's terms, in one INSERT; their printed codes.
 
-    For paper statement runs, where one INSERT per link would cost as much as the rest of the run.
+    For paper statement runs, where one INSERT per link would cost as much as the rest of the run (and
+    building the INSERT through the query builder, a tenth of it): the statement is written by hand.
     """
     now = clock.now()
-    rows, codes = [], []
+    stamp = Link.created_at.db_value
+    created = stamp(now)
+    params: list = []
+    codes = []
     for guarantor, statement in statements:
         lifetime, uses = _terms(guarantor.group, "statement")
         key = _new_key("statement")
-        rows.append({"key": key, "guarantor": guarantor.id, "purpose": "statement", "created_at": now,
-                     "expires_at": now + lifetime, "max_uses": uses, "statement": statement.id})
+        params += (key, guarantor.id, created, stamp(now + lifetime), uses, statement.id)
         codes.append(_printed(secret_key, "statement", key))
-    if rows:
-        Link.insert_many(rows).execute()
+    if codes:
+        db.execute(_STATEMENT_LINKS_SQL + ", ".join([_STATEMENT_LINK_ROW] * len(codes)), params)
     return codes
+
+
+_STATEMENT_LINKS_SQL = ('INSERT INTO "link" ("key", "guarantor_id", "purpose", "created_at", "expires_at", "max_uses",'
+                        ' "uses", "statement_id") VALUES ')
+_STATEMENT_LINK_ROW = "(?, ?, 'statement', ?, ?, ?, 0, ?)"
 
 
 def _terms(group, purpose: str, *, max_uses: int | None = None, days: int | None = None,
@@ -157,7 +165,9 @@ def _terms(group, purpose: str, *, max_uses: int | None = None, days: int | None
 
 
 def _new_key(purpose: str) -> str:
-    return PURPOSES[purpose] + "".join(secrets.choice(ALPHABET) for _ in range(RANDOM_CHARS))
+    # 32 letters: each takes 5 bits of one draw of 70 random bits (uniform, and one call, not fourteen).
+    bits = secrets.randbits(5 * RANDOM_CHARS)
+    return PURPOSES[purpose] + "".join(ALPHABET[(bits >> (5 * i)) & 31] for i in range(RANDOM_CHARS))
 
 
 def _printed(secret_key: str, purpose: str, key: str) -> str:

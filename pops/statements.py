@@ -219,8 +219,13 @@ def _write(due: list[DueStatement], svgs: Iterator[str], out: TextIO) -> None:
     template = _env.get_template(TEMPLATE)
     first = next(iter(groups.values()), None)
     printed_on = clock.today(first.timezone if first else "UTC")
+    pieces: list[str] = []  # written a few thousand at a time: a write per piece costs more than the piece
     for piece in template.generate(statements=with_codes(), groups=groups.values(), printed_on=printed_on):
-        out.write(piece)
+        pieces.append(piece)
+        if len(pieces) >= 4096:
+            out.write("".join(pieces))
+            pieces.clear()
+    out.write("".join(pieces))
 
 
 def render(due: list[DueStatement], out: TextIO) -> None:

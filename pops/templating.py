@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 from contextvars import ContextVar
 from typing import Any, Iterator, Mapping
 from zoneinfo import ZoneInfo
@@ -66,7 +67,15 @@ def _translate(message: str, **variables) -> Markup:
     """`_()` in the language of the render under way: what the i18n extension's new-style gettext does
     (translate, mark safe, then `%` with the variables, escaped), called directly: a page says `_()` a
     few dozen times, and the extension's way goes through three context calls each time."""
+    if not variables and type(message) is str:
+        return _sentence(_RENDERING.get(), message)
     return Markup(_translated(_RENDERING.get(), message)) % variables
+
+
+@functools.lru_cache(maxsize=4096)
+def _sentence(lang: str, message: str) -> Markup:
+    """A plain sentence in `lang`, as `_()` writes it: the same every time (a run of statements says each thousands of times)."""
+    return Markup(_translated(lang, message)) % {}
 
 
 @jinja2.pass_context

@@ -28,6 +28,15 @@ def test_code_format(code):
     assert code[0] == "S"
 
 
+def test_the_random_part_uses_every_letter_in_every_place():
+    """Each of the 14 letters carries 5 random bits: all 32 letters turn up in every place."""
+    assert len(set(links.ALPHABET)) == len(links.ALPHABET) == 32
+    keys = [links._new_key("statement") for _ in range(2000)]
+    assert {len(k) for k in keys} == {1 + links.RANDOM_CHARS} and len(set(keys)) == 2000
+    for place in range(1, 1 + links.RANDOM_CHARS):
+        assert {k[place] for k in keys} == set(links.ALPHABET)
+
+
 def test_defaults_come_from_the_group(guarantor):
     Group.update(quickpay_max_uses=3, link_days=30, desk_qr_minutes=5).execute()
     guarantor = type(guarantor).get_by_id(guarantor.id)
