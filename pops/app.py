@@ -81,6 +81,9 @@ def create_app(settings: Settings, *, jobs: bool = False) -> Starlette:
     receipt_email.say_test_mode(app.state.test_mode)  # and every emailed receipt
     app.state.request_scope = db.request_scope  # what the guards open around every handler
     app.state.page_threads = page_thread_count(db.is_postgres(), settings.db_pool)  # pops.web.worker
+    # SQLite: a patient's page runs on the event loop itself (a thread costs it more than the page; see
+    # pops.web.guards), back on a thread when the database is busy. PostgreSQL: threads, which wait on the server.
+    app.state.on_the_loop = None if db.is_postgres() else db.without_waiting
     return app
 
 

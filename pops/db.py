@@ -6,18 +6,20 @@ import functools
 import hashlib
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from peewee import Database, DatabaseProxy, PostgresqlDatabase, SqliteDatabase
+from peewee import Database, DatabaseProxy, OperationalError, PostgresqlDatabase, SqliteDatabase
 from playhouse.pool import PooledPostgresqlDatabase
 
 database = DatabaseProxy()
 
+BUSY_TIMEOUT_MS = 10000  # how long a SQLite connection waits for another's write lock
 SQLITE_PRAGMAS = {
     "journal_mode": "wal",
-    "busy_timeout": 10000,
+    "busy_timeout": BUSY_TIMEOUT_MS,
     "foreign_keys": 1,
     "synchronous": "normal",
 }
@@ -71,7 +73,7 @@ def open_database(url: str, pool: int | None = None) -> Database:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         # IMMEDIATE: a transaction takes the write lock up front, so two writers queue
         # on busy_timeout instead of failing midway on a lock upgrade.
-        return SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, lock_type="IMMEDIATE")
+        return _Sqlite(path, pragmas=SQLITE_PRAGMAS, lock_type="IMMEDIATE")
     if parsed.scheme in {"postgres", "postgresql"}:
         params = {
             "user": unquote(parsed.username) if parsed.username else None,
@@ -85,6 +87,82 @@ def open_database(url: str, pool: int | None = None) -> Database:
                                timeout=POOL_WAIT_SECONDS, **params)
         return PostgresqlDatabase(name, **params)
     raise ValueError(f"unsupported database URL {url!r}: use sqlite:///PATH or postgresql://…")
+
+
+class _Busy(Exception):
+    """The database was busy (another connection's write lock) before this work had written anything."""
+
+
+class _Watch:
+    wrote = False
+
+
+_watching: ContextVar[_Watch | None] = ContextVar("pops_without_waiting", default=None)
+
+
+class _Sqlite(SqliteDatabase):
+    """SQLite as POPS opens it; under without_waiting() a statement notices the first write of the work."""
+
+    def execute_sql(self, sql, params=None):
+        watch = _watching.get()
+        if watch is None or watch.wrote:
+            return super().execute_sql(sql, params)
+        conn = self.connection()
+        changes = conn.total_changes
+        try:
+            cursor = super().execute_sql(sql, params)
+        except OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise _Busy from exc
+            raise
+        if conn.total_changes != changes:
+            _wrote(watch, conn)
+        return cursor
+
+    def begin(self, lock_type=None):
+        watch = _watching.get()
+        if watch is None or watch.wrote:
+            return super().begin(lock_type)
+        try:
+            super().begin(lock_type)
+        except OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise _Busy from exc
+            raise
+        if (lock_type or self._lock_type) != "DEFERRED":  # BEGIN IMMEDIATE: the write lock is held
+            _wrote(watch, self.connection())
+
+
+def _wrote(watch: _Watch, conn) -> None:
+    """The work has written (or holds the write lock): from here on it waits for the lock like any other work,
+    since it cannot be run again."""
+    watch.wrote = True
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+
+
+def without_waiting(work: Callable[..., object], *args) -> object | None:
+    """Run `work(*args)` on SQLite without waiting for another connection's write lock until it has written;
+    None, with nothing written, when it found the database busy before that (run it where it may wait).
+
+    For pages on the event loop (see create_app): a page writes first of all the touch that counts the
+    visit, so it either finds the lock free at once or goes back to a thread having changed nothing. A
+    page that writes again after that (a staff mirror touches two sessions) waits for the lock there, as
+    it would on a thread; writers hold it a statement at a time, so that is a rare millisecond.
+    """
+    db = database.obj
+    db.connect(reuse_if_open=True)
+    conn = db.connection()
+    watch = _Watch()
+    token = _watching.set(watch)
+    conn.execute("PRAGMA busy_timeout = 0")
+    try:
+        return work(*args)
+    except _Busy:
+        return None
+    finally:
+        _watching.reset(token)
+        if not watch.wrote:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
 
 
 _last_bound: Database | None = None

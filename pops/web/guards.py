@@ -96,14 +96,25 @@ def _in_db(endpoint: Callable[..., Response]) -> Callable[..., Response]:
     return scoped
 
 
-def _page(endpoint: Callable[[Request], Response], gateway: bool) -> Callable:
+def _page(endpoint: Callable[[Request], Response], gateway: bool, on_the_loop: bool = False) -> Callable:
     """A GET in a database scope, on the process's page threads (pops.web.worker.page_threads); one that may
-    wait on the payment gateway (`gateway=True`) runs on the general request threads instead."""
+    wait on the payment gateway (`gateway=True`) runs on the general request threads instead.
+
+    With `on_the_loop`, where the app allows it (SQLite: app.state.on_the_loop), the page runs on the event
+    loop itself: a patient's page takes about a millisecond there, and handing it to a thread and back costs
+    the process as much again. It does not wait there for another connection's write lock: found busy
+    before it has written, it runs again on a thread, where it may wait.
+    """
     scoped = _in_db(endpoint)
     if gateway:
         return scoped
 
     async def run(request: Request) -> Response:
+        loop_runner = getattr(request.app.state, "on_the_loop", None) if on_the_loop else None
+        if loop_runner is not None:
+            response = loop_runner(scoped, request)
+            if response is not None:
+                return response
         return await anyio.to_thread.run_sync(scoped, request, limiter=page_threads(request.app))
 
     functools.update_wrapper(run, endpoint)
@@ -129,7 +140,7 @@ def _form(handler: Callable[[Request, FormData], Response]) -> Callable:
 def public(endpoint: Callable | None = None, *, gateway: bool = False):
     """A page anyone may open (it may still look for a session itself); `gateway=True` if it may ask the gateway."""
     def decorate(endpoint: Callable[[Request], Response]) -> Callable:
-        return _mark(_page(endpoint, gateway), "public")
+        return _mark(_page(endpoint, gateway, on_the_loop=True), "public")
 
     return decorate(endpoint) if endpoint is not None else decorate
 
@@ -190,7 +201,7 @@ def patient_page(endpoint: Callable | None = None, *, quickpay: bool = False, en
                 return refused
             return endpoint(request, session)
 
-        return _mark(_page(guarded, gateway), "patient")
+        return _mark(_page(guarded, gateway, on_the_loop=True), "patient")
 
     return decorate(endpoint) if endpoint is not None else decorate
 
