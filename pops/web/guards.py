@@ -96,6 +96,12 @@ def _in_db(endpoint: Callable[..., Response]) -> Callable[..., Response]:
     return scoped
 
 
+# A page on the loop that found the database busy tries again after these pauses (seconds), then goes to a
+# thread: another writer holds the lock for a statement (a fraction of a millisecond), and a thread waiting
+# on SQLite's own busy handler sleeps in steps of up to 100 ms.
+LOOP_RETRY_PAUSES = (0, 0.0005, 0.001, 0.002, 0.004, 0.008)
+
+
 def _page(endpoint: Callable[[Request], Response], gateway: bool, on_the_loop: bool = False) -> Callable:
     """A GET in a database scope, on the process's page threads (pops.web.worker.page_threads); one that may
     wait on the payment gateway (`gateway=True`) runs on the general request threads instead.
@@ -103,7 +109,8 @@ def _page(endpoint: Callable[[Request], Response], gateway: bool, on_the_loop: b
     With `on_the_loop`, where the app allows it (SQLite: app.state.on_the_loop), the page runs on the event
     loop itself: a patient's page takes about a millisecond there, and handing it to a thread and back costs
     the process as much again. It does not wait there for another connection's write lock: found busy
-    before it has written, it runs again on a thread, where it may wait.
+    before it has written, it tries again a few times after short pauses (LOOP_RETRY_PAUSES), then runs
+    on a thread, where it may wait.
     """
     scoped = _in_db(endpoint)
     if gateway:
@@ -112,9 +119,12 @@ def _page(endpoint: Callable[[Request], Response], gateway: bool, on_the_loop: b
     async def run(request: Request) -> Response:
         loop_runner = getattr(request.app.state, "on_the_loop", None) if on_the_loop else None
         if loop_runner is not None:
-            response = loop_runner(scoped, request)
-            if response is not None:
-                return response
+            for pause in LOOP_RETRY_PAUSES:
+                if pause:
+                    await anyio.sleep(pause)  # the loop serves others meanwhile
+                response = loop_runner(scoped, request)
+                if response is not None:
+                    return response
         return await anyio.to_thread.run_sync(scoped, request, limiter=page_threads(request.app))
 
     functools.update_wrapper(run, endpoint)
