@@ -35,15 +35,16 @@ class WorkerMiddleware:
         await self.app(scope, receive, named)
 
 
-# SQLite takes one writer at a time and Python runs one thread at a time: with more threads a page
-# only waits longer (and each wait costs the process a switch). Forms and the pages that may wait on
-# the payment gateway keep the general pool (POPS_DB_POOL threads).
+# SQLite takes one writer at a time and Python runs one thread at a time: more threads only make a page
+# wait longer (and each wait costs the process a switch). A patient's page runs on the event loop
+# (pops.web.guards); staff pages, and patient pages that found the database busy, take turns on these.
+# Forms and the pages that may wait on the payment gateway keep the general pool (POPS_DB_POOL threads).
 SQLITE_PAGE_THREADS = 2
 
 
 def page_thread_count(postgres: bool, pool: int) -> int | None:
-    """How many pages a process works on at once: on SQLite SQLITE_PAGE_THREADS (at most the pool);
-    None on PostgreSQL, whose pages share the general pool (each holds a pooled connection)."""
+    """The page threads of a process: on SQLite SQLITE_PAGE_THREADS (at most the pool); None on PostgreSQL,
+    whose pages share the general pool (each holds a pooled connection)."""
     return None if postgres else min(SQLITE_PAGE_THREADS, pool)
 
 
