@@ -96,8 +96,9 @@ _PAGE_GUARD = re.compile(r"^@(public|patient_page|staff_page)\b(.*)$")
 
 
 def test_a_page_that_may_wait_on_the_gateway_says_so():
-    """On SQLite pages take turns on two threads (pops.web.worker); a GET that asks the gateway for an
-    attempt's outcome must run on the general pool (gateway=True), or a slow gateway would hold up every page."""
+    """On SQLite a page runs on the event loop, else on two page threads (pops.web.guards, pops.web.worker); a
+    GET that asks the gateway for an attempt's outcome must run on the general pool (gateway=True), or a slow
+    gateway would hold up every page of the process."""
     unmarked = []
     for path in sorted((PACKAGE / "web").rglob("*.py")):
         lines = path.read_text().splitlines()
