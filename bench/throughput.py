@@ -8,8 +8,8 @@ POPS_BENCH_DATABASE_URL names one that answers: its public schema is wiped) with
 and beside it a bare Starlette app with as many uvicorn workers, rendering a small Jinja page
 from a sync endpoint. Each is driven with the same load, alternately (bare, QuickPay, Home,
 `--rounds` times): wrk when installed, else a Python load generator (keep-alive connections,
-split over processes). Prints requests/s, p50 and p99 per run (the best round) and the ratios to
-the bare page. The patient's requests carry what a phone's browser would after its first visit (the
+split over processes). Prints requests/s, p50 and p99 (the median of the rounds) and the ratios to
+the bare page (each round's page to the same round's bare page, the median of the rounds). The patient's requests carry what a phone's browser would after its first visit (the
 session cookie and the form token's). Targets: QuickPay at least 0.5 of the bare page's requests/s on SQLite and 0.3 on
 PostgreSQL; its p99 at most 3 × the bare page's. The load generator shares the machine's CPUs
 with the servers: compare runs on the same machine.
@@ -24,6 +24,7 @@ import re
 import secrets
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -263,20 +264,23 @@ def bench(kind: str, url: str, workers: int, args, load, tmp: Path) -> list[tupl
         plans = [("bare page", bare.port, "/bare", ""),
                  ("QuickPay", pops.port, "/quickpay", quickpay_cookie(pops.port, code)),
                  ("Home", pops.port, "/home", browser_cookies(pops.port, "/home", f"pops_session={token}"))]
-        best: dict[str, tuple] = {}
+        runs: dict[str, list[tuple]] = {name: [] for name, *_ in plans}
         for _ in range(args.rounds):
             for name, port, path, cookie in plans:  # alternately, so drift on a shared machine hits all alike
-                result = load(port, path, cookie, args.connections, args.seconds)
-                if name not in best or result[0] > best[name][0]:
-                    best[name] = result
+                runs[name].append(load(port, path, cookie, args.connections, args.seconds))
     finally:
         pops.stop()
         bare.stop()
+    # Each round's page is compared with the same round's bare page (seconds apart), and the median
+    # of the rounds is shown: steadier than comparing the best of each on a machine whose speed drifts.
+    bare_runs = runs["bare page"]
     rows = []
-    bare_rps, _, bare_p99, _ = best["bare page"]
-    for name, (rps, p50, p99, errors) in best.items():
-        rows.append((kind, workers, name, rps, p50, p99, errors,
-                     rps / bare_rps if bare_rps else 0.0, p99 / bare_p99 if bare_p99 else 0.0))
+    for name, results in runs.items():
+        rps, p50, p99 = (statistics.median(r[k] for r in results) for k in range(3))
+        errors = sum(r[3] for r in results)
+        ratio = statistics.median(r[0] / b[0] if b[0] else 0.0 for r, b in zip(results, bare_runs))
+        p99_ratio = statistics.median(r[2] / b[2] if b[2] else 0.0 for r, b in zip(results, bare_runs))
+        rows.append((kind, workers, name, rps, p50, p99, errors, ratio, p99_ratio))
     return rows
 
 
@@ -284,14 +288,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--connections", type=int, default=50)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--postgres", default=os.environ.get("POPS_BENCH_DATABASE_URL"),
                         help="a PostgreSQL database the bench may wipe (default: POPS_BENCH_DATABASE_URL)")
     args = parser.parse_args()
     load = wrk_load if shutil.which("wrk") else python_load
     print(f"load: {'wrk' if load is wrk_load else 'Python load generator'}, {args.connections} connections, "
-          f"{args.seconds:g} s a run, best of {args.rounds} rounds; {os.cpu_count()} CPUs shared by servers and load")
+          f"{args.seconds:g} s a run, the median of {args.rounds} rounds (each page beside its round's bare page);"
+          f" {os.cpu_count()} CPUs shared by servers and load")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         databases = [("sqlite", f"sqlite:///{tmp}/bench.sqlite3")]

@@ -109,8 +109,11 @@ class _Sqlite(SqliteDatabase):
             return super().execute_sql(sql, params)
         conn = self.connection()
         changes = conn.total_changes
-        with _busy_is_not_yet():
+        try:
             cursor = super().execute_sql(sql, params)
+        except OperationalError as exc:
+            _not_yet_if_busy(exc)
+            raise
         if conn.total_changes != changes:
             _wrote(watch, conn)
         return cursor
@@ -119,21 +122,19 @@ class _Sqlite(SqliteDatabase):
         watch = _watching.get()
         if watch is None or watch.wrote:
             return super().begin(lock_type)
-        with _busy_is_not_yet():
+        try:
             super().begin(lock_type)
+        except OperationalError as exc:
+            _not_yet_if_busy(exc)
+            raise
         if (lock_type or self._lock_type) != "DEFERRED":  # BEGIN IMMEDIATE: the write lock is held
             _wrote(watch, self.connection())
 
 
-@contextlib.contextmanager
-def _busy_is_not_yet() -> Iterator[None]:
+def _not_yet_if_busy(exc: OperationalError) -> None:
     """Another connection's write lock, met before the work has written: _Busy (the work is run again later)."""
-    try:
-        yield
-    except OperationalError as exc:
-        if "locked" in str(exc) or "busy" in str(exc):
-            raise _Busy from exc
-        raise
+    if "locked" in str(exc) or "busy" in str(exc):
+        raise _Busy from exc
 
 
 def _wrote(watch: _Watch, conn) -> None:
