@@ -1,6 +1,6 @@
 """Requests per second and latency of the real server next to a bare Starlette page (not a test; it prints figures).
 
-    .venv/bin/python bench/throughput.py [--seconds 5] [--connections 50] [--rounds 2]
+    .venv/bin/python bench/throughput.py [--seconds 5] [--connections 50] [--rounds 3]
                                          [--postgres postgresql://…] [--workers 1 2]
 
 Starts `pops serve` on the demo ledger (SQLite, then PostgreSQL when --postgres or
