@@ -93,10 +93,12 @@ def _date(context, value, style: str = "long", tz: str | ZoneInfo | None = None)
     return i18n.format_date(value, style, tz, _lang(context))
 
 
-def tel(phone: str | None) -> Markup:
-    """The practice's phone number as a link a phone can call (tel: takes only the digits and a leading +)."""
+def tel(phone: str | None, text: str | None = None) -> Markup:
+    """The practice's phone number as a link a phone can call (tel: takes only the digits and a leading +),
+    saying `text` (the number itself unless given)."""
     phone = phone or ""
-    return Markup('<a href="tel:{}">{}</a>').format("".join(c for c in phone if c in "+0123456789"), phone)
+    return Markup('<a href="tel:{}">{}</a>').format("".join(c for c in phone if c in "+0123456789"),
+                                                    phone if text is None else text)
 
 
 def environment(globals: Mapping[str, Any] | None = None, *, auto_reload: bool = True) -> jinja2.Environment:

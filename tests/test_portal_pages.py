@@ -91,6 +91,9 @@ def test_home_says_why_payment_is_not_possible(client, signed_in, guarantor):
     assert "Unapplied Funds $12.50" in page
     assert "Payment Not Possible: Please contact Riverside Family Medicine" in page
     assert 'href="/pay"' not in client.get("/home").text.split("</nav>")[1]
+    for path in ["/home", "/account"]:  # the number to call, as a phone can dial it
+        refused = client.get(path).text.split('data-testid="payment-refused"')[1].split("</p>")[0]
+        assert '<a href="tel:5550102000">(555) 010-2000</a>' in refused
 
 
 def test_account(client, signed_in):
@@ -124,6 +127,7 @@ def test_collections_panel_follows_show_collections(client, signed_in):
     page = text_of(client.get("/account").text)
     assert "Collections Balance $200.00" in page
     assert "Please call (555) 010-2000 to arrange payment." in page
+    assert '<a href="tel:5550102000">Call (555) 010-2000</a>' in client.get("/account").text
 
 
 def test_show_current_balance_off(client, signed_in):
