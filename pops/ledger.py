@@ -1,10 +1,13 @@
 """From the ledger's rows to the money rules: an account's facts, balances and whether it may pay."""
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import datetime as dt
 import functools
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -112,13 +115,68 @@ def _facts_params(ids: list[int]) -> tuple:
 
 
 def read_account(guarantor: Guarantor) -> Account:
-    """The account's facts, statements and POPS applications, in one statement."""
-    return read_accounts([guarantor])[guarantor.id]
+    """The account's facts, statements and POPS applications, in one statement.
+
+    Within reusing_facts() (a patient's page), for a guarantor read with its session and ledger version
+    (saw_version), the facts read for the same version before, if any, and no statement.
+    """
+    version = guarantor.__dict__.get(_VERSION) if _reusing.get() else None
+    if version is None:
+        return read_accounts([guarantor])[guarantor.id]
+    if _kept_from[0] is not db.database.obj:  # another database bound (tests, benches): nothing kept holds
+        _kept.clear()
+        _kept_from[0] = db.database.obj
+    key = (guarantor.id, version, guarantor.escrow, guarantor.unapplied, clock.now().date())
+    account = _kept.get(key)
+    if account is None:
+        account = read_accounts([guarantor])[guarantor.id]
+        if len(_kept) >= KEEP_AT_MOST:
+            _kept.clear()
+        _kept[key] = account
+    return _without_old_notices(account)
 
 
 def account_facts(guarantor: Guarantor) -> balances.AccountFacts:
     """Everything the money rules need about one account, in one statement."""
     return read_account(guarantor).facts
+
+
+# --- facts kept between a patient's pages, while the account's ledger version says they hold ----------
+# The ledger version (pops.models.LedgerVersion) changes in the same statement as any row _FACTS_SQL reads,
+# and a page reads it with the session, before the facts: facts kept under a version are never older than it.
+
+_VERSION = "_pops_ledger_version"
+_reusing: ContextVar[bool] = ContextVar("pops_reusing_facts", default=False)
+_kept: dict[tuple, Account] = {}
+_kept_from: list = [None]  # the database they were read from
+KEEP_AT_MOST = 4096  # accounts per process; past it, the kept facts are let go and read again
+
+
+def saw_version(guarantor: Guarantor, version: int | None) -> None:
+    """The account's ledger version, read in the same statement as `guarantor` (pops.sessions): None if it has none yet."""
+    guarantor.__dict__[_VERSION] = version
+
+
+@contextlib.contextmanager
+def reusing_facts() -> Iterator[None]:
+    """Within it, read_account() may answer with facts kept for the guarantor's ledger version (see saw_version).
+
+    For a page that reads the ledger and writes none of it (pops.web.guards.patient_page): a form or a page
+    that records a payment writes facts after its session's version was read, and must read them again.
+    """
+    token = _reusing.set(True)
+    try:
+        yield
+    finally:
+        _reusing.reset(token)
+
+
+def _without_old_notices(account: Account) -> Account:
+    """The notices of the last NOTICE_DAYS as of now (kept facts may hold a day's older ones)."""
+    cutoff = clock.now() - dt.timedelta(days=NOTICE_DAYS)
+    if all(at >= cutoff for _, at in account.plan_notices):
+        return account
+    return dataclasses.replace(account, plan_notices=tuple(n for n in account.plan_notices if n[1] >= cutoff))
 
 
 _CHUNK = 500  # guarantor ids per IN (...) list, well under every database's parameter limit

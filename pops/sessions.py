@@ -11,7 +11,7 @@ import hashlib
 import secrets
 from typing import TypeVar
 
-from . import clock, db
+from . import clock, db, ledger
 from .models import Group, Guarantor, Link, PatientSession, SessionBase, Staff, StaffSession
 
 MAX_AGE = dt.timedelta(hours=12)
@@ -85,11 +85,12 @@ def start_staff(staff: Staff, *, idle: dt.timedelta = STAFF_IDLE, ip: str = "", 
 
 @functools.cache
 def _patient_sql() -> str:
-    """The patient session with its guarantor and group: one statement (built once from the models)."""
+    """The patient session with its guarantor, group and ledger version: one statement (built once from the models)."""
     return (
-        f"SELECT {PatientSession.columns('s')}, {Guarantor.columns('g')}, {Group.columns('p')}"
+        f"SELECT {PatientSession.columns('s')}, {Guarantor.columns('g')}, {Group.columns('p')}, v.\"version\""
         ' FROM "patient_session" AS s JOIN "guarantor" AS g ON g."id" = s."guarantor_id"'
         ' JOIN "group" AS p ON p."id" = s."group_id"'
+        ' LEFT JOIN "ledger_version" AS v ON v."guarantor_id" = g."id"'
         ' WHERE s."token_hash" = ? AND s."ended_at" IS NULL'
     )
 
@@ -105,6 +106,7 @@ def _find_patient(token_hash: str) -> PatientSession | None:
     session.guarantor = guarantor
     if guarantor.group_id == group.id:
         guarantor.group = group
+    ledger.saw_version(guarantor, row[-1])  # read with the session: a page may reuse the account's facts
     session._dirty.clear()
     guarantor._dirty.clear()
     return session

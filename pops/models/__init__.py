@@ -37,6 +37,7 @@ from .practice import (
     EncounterLine,
     Group,
     Guarantor,
+    LedgerVersion,
     Patient,
     Statement,
     StatementEncounter,

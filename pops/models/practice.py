@@ -5,6 +5,7 @@ import re
 from decimal import Decimal
 
 from peewee import (
+    BigIntegerField,
     BooleanField,
     CharField,
     DateField,
@@ -253,6 +254,19 @@ class Statement(BaseModel):
     balance = MoneyField()
     amount_due = MoneyField()
     first_viewed_at = UTCDateTimeField(null=True)  # by the patient; staff mirrors never set it
+
+
+class LedgerVersion(BaseModel):
+    """A value that changes whenever anything an account's facts are read from changes (pops.ledger caches by it).
+
+    Written only by the database's own triggers (migration 0014), in the same statement as the change, on
+    every insert, update and delete of the rows pops.ledger reads: never by POPS's code. A fresh random value
+    each time, not a counter, so a restored backup or a reused id cannot meet a value cached before.
+    No foreign key: a guarantor's deletion cascades to rows whose triggers still write here.
+    """
+
+    guarantor_id = BigIntegerField(primary_key=True)
+    version = BigIntegerField()
 
 
 class StatementEncounter(BaseModel):

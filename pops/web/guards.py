@@ -24,7 +24,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from .. import sessions
+from .. import ledger, sessions
 from ..audit import audit
 from ..models import PatientSession, Staff, StaffSession
 from . import cookies, forms
@@ -201,7 +201,8 @@ def patient_page(endpoint: Callable | None = None, *, quickpay: bool = False, en
 
     Without a session: to sign-in (or, with ended_page=True, a "session ended" page). A QuickPay
     session reaches only pages marked quickpay=True; elsewhere it is asked to sign in. `gateway=True`:
-    the page may ask the payment gateway (it runs on the general request threads).
+    the page may ask the payment gateway (it runs on the general request threads). Any other page writes
+    none of the ledger, so it may use the account's facts kept for its ledger version (pops.ledger).
     """
     def decorate(endpoint: Callable[[Request, PatientSession], Response]) -> Callable[[Request], Response]:
         @functools.wraps(endpoint)
@@ -209,7 +210,10 @@ def patient_page(endpoint: Callable | None = None, *, quickpay: bool = False, en
             session, refused = _patient(request, quickpay, ended_page, page=request.url.path)
             if refused is not None:
                 return refused
-            return endpoint(request, session)
+            if gateway:  # it may record a payment: the account's facts are read afresh after it
+                return endpoint(request, session)
+            with ledger.reusing_facts():  # it writes none of the ledger: facts kept for its version hold
+                return endpoint(request, session)
 
         return _mark(_page(guarded, gateway, on_the_loop=True), "patient")
 
