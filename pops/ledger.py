@@ -8,7 +8,6 @@ import functools
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextvars import ContextVar
-from dataclasses import dataclass
 from decimal import Decimal
 
 from . import balances, clock, db
@@ -24,7 +23,7 @@ def _money(cents: object) -> Decimal:
     return from_cents(int(cents))
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class PlanSummary:
     """A live payment plan as Home and Account show it (pops.plans keeps the plan itself)."""
 
@@ -35,7 +34,7 @@ class PlanSummary:
     remaining: Decimal  # the instalments still scheduled
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Account:
     """One account as one statement reads it: what the money rules need, and what the pages show beside."""
 
@@ -44,6 +43,8 @@ class Account:
     applied: dict[int, dict[str, Decimal]]  # POPS's payments per encounter id and line ("" for none)
     plan: PlanSummary | None = None  # the live payment plan, if any
     plan_notices: tuple[tuple[str, dt.datetime], ...] = ()  # plan and autopay notices for Home (kind, when), newest first
+    # balances_for()'s figures by Include New Charges in Amount Due: the money rules read only the facts
+    figures: dict[bool, balances.Balances] = dataclasses.field(default_factory=dict, compare=False, repr=False)
 
     def latest_statement(self) -> Statement | None:
         """The most recent statement (the money rules' choice: by date, numbers compared naturally)."""
@@ -283,10 +284,12 @@ def _plan(head: tuple[str, Decimal] | None, rows: list[tuple[dt.date, str, Decim
 def balances_for(guarantor: Guarantor, account: Account | None = None) -> balances.Balances:
     """The account's balances under its group's Include New Charges in Amount Due (pass the `account`
     when it is already read, to save the statement)."""
-    return balances.compute(
-        (account or read_account(guarantor)).facts,
-        include_new_charges=guarantor.group.include_new_charges_in_amount_due,
-    )
+    account = account or read_account(guarantor)
+    include = guarantor.group.include_new_charges_in_amount_due
+    figures = account.figures.get(include)
+    if figures is None:  # once per account read (a page's kept account: once for its ledger version)
+        figures = account.figures[include] = balances.compute(account.facts, include_new_charges=include)
+    return figures
 
 
 def eligibility_for(guarantor: Guarantor, figures: balances.Balances | None = None) -> balances.Eligibility:
