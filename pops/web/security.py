@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import Headers
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -32,6 +32,8 @@ SECURITY_HEADERS = {
 }
 HSTS = "max-age=63072000"  # two years
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+NO_STORE = (b"cache-control", b"no-store")  # everything but /static
+RAW_HSTS = (b"strict-transport-security", HSTS.encode())
 
 
 class TrustedProxies:
@@ -66,6 +68,7 @@ class SecurityMiddleware:
         targets = " ".join(form_targets)
         self.headers = {**SECURITY_HEADERS, "Content-Security-Policy": CSP.replace(
             "form-action 'self'", f"form-action 'self' {targets}" if targets else "form-action 'self'")}
+        self.raw_headers = [(name.lower().encode(), value.encode()) for name, value in self.headers.items()]
         self.base_origin = base_url.rstrip("/")
         self.trusted = TrustedProxies(trusted_proxies)
 
@@ -83,16 +86,16 @@ class SecurityMiddleware:
         static = scope["path"].startswith("/static/")
         https = self._over_https(scope)
 
+        extra = [*self.raw_headers, *([] if static else [NO_STORE]), *([RAW_HSTS] if https else [])]
+
         async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
             async def send_with_headers(message: Message) -> None:
                 if message["type"] == "http.response.start":
-                    headers = MutableHeaders(scope=message)
-                    for name, value in self.headers.items():
-                        headers.setdefault(name, value)
-                    if not static:
-                        headers.setdefault("Cache-Control", "no-store")
-                    if https:
-                        headers.setdefault("Strict-Transport-Security", HSTS)
+                    raw = message.setdefault("headers", [])
+                    if not isinstance(raw, list):
+                        raw = message["headers"] = list(raw)
+                    present = {name.lower() for name, _ in raw}  # a header the response set itself stands
+                    raw.extend(header for header in extra if header[0] not in present)
                 await send(message)
 
             await app(scope, receive, send_with_headers)
