@@ -5,8 +5,10 @@ import datetime as dt
 
 from peewee import (
     BigIntegerField,
+    CharField,
     DateTimeField,
     Model,
+    TextField,
 )
 
 from .. import clock
@@ -58,14 +60,17 @@ class BaseModel(Model):
         """The instance in row[start:] as columns() lists it (a hand-written SELECT's row), as Peewee would build it."""
         readers = cls._readers()
         instance = cls(__no_default__=1)
-        instance.__data__ = {name: None if v is None else read(v)
+        instance.__data__ = {name: v if read is None or v is None else read(v)
                              for (name, read), v in zip(readers, row[start:start + len(readers)])}
         return instance
 
     @classmethod
     def _readers(cls) -> list[tuple[str, object]]:
         readers = cls.__dict__.get("_row_readers")
-        if readers is None:  # once per model: its fields' names and converters, in column order
-            readers = [(f.name, f.python_value) for f in cls._meta.sorted_fields]
+        if readers is None:  # once per model: its fields' names and converters (None: text, as read), in column order
+            readers = [(f.name, None if type(f) in _TEXT_FIELDS else f.python_value) for f in cls._meta.sorted_fields]
             cls._row_readers = readers
         return readers
+
+
+_TEXT_FIELDS = (CharField, TextField)  # every database hands their values back as the str Peewee would make
