@@ -27,7 +27,20 @@ POOL_WAIT_SECONDS = 30  # a request waits this long for a free connection before
 POOL_RECYCLE_SECONDS = 3600  # a connection older than this is closed on its way back
 
 
-class CheckedPool(PooledPostgresqlDatabase):
+class _NotOnTheLoop:
+    """PostgreSQL as Peewee opens it, but not for a page on the event loop (on_the_loop): it would wait there."""
+
+    def connect(self, reuse_if_open=False):
+        if _on_the_loop.get() is not None:
+            raise NeedsThread
+        return super().connect(reuse_if_open)
+
+
+class _Postgres(_NotOnTheLoop, PostgresqlDatabase):
+    """A PostgreSQL connection of its own (commands, tests); the server's are pooled (CheckedPool)."""
+
+
+class CheckedPool(_NotOnTheLoop, PooledPostgresqlDatabase):
     """A PostgreSQL pool that health-checks a connection before handing it out.
 
     A connection idle for PING_AFTER seconds or more is asked `SELECT 1` first (the server or a
@@ -55,6 +68,7 @@ class CheckedPool(PooledPostgresqlDatabase):
     def _can_reuse(self, conn) -> bool:
         self._returned_at[id(conn)] = time.monotonic()
         return super()._can_reuse(conn)
+
 
 
 def open_database(url: str, pool: int | None = None) -> Database:
@@ -85,7 +99,7 @@ def open_database(url: str, pool: int | None = None) -> Database:
         if pool:
             return CheckedPool(name, max_connections=pool, stale_timeout=POOL_RECYCLE_SECONDS,
                                timeout=POOL_WAIT_SECONDS, **params)
-        return PostgresqlDatabase(name, **params)
+        return _Postgres(name, **params)
     raise ValueError(f"unsupported database URL {url!r}: use sqlite:///PATH or postgresql://…")
 
 
@@ -167,6 +181,92 @@ def without_waiting(work: Callable[..., object], *args) -> object | None:
         _watching.reset(token)
         if not watch.wrote:
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+
+
+# --- PostgreSQL: a page's first statements awaited on the event loop ---------------------------------
+
+LOOP_CONNECTIONS = 2  # of POPS_DB_POOL, the connections a process keeps for LoopStatements (4 or more in all)
+LOOP_WAIT_SECONDS = 1.0  # a page waits this long for one of them, then runs on a thread (LoopBusy)
+
+
+class NeedsThread(BaseException):
+    """A page on the event loop came to a statement it would wait on (PostgreSQL): run it on a thread instead.
+
+    Raised before anything was written (the loop's writes wait until the page is done: on_the_loop), so the
+    page runs again from the start. A BaseException: a page's own `except Exception` does not catch it.
+    """
+
+
+_on_the_loop: ContextVar[list | None] = ContextVar("pops_pg_on_the_loop", default=None)
+
+
+@contextlib.contextmanager
+def on_the_loop() -> Iterator[list[tuple[str, tuple]]]:
+    """Within it (a page run on the event loop, PostgreSQL), a Peewee statement raises NeedsThread, and
+    write_after() keeps its write for LoopStatements to run once the page is done: the list it yields."""
+    later: list[tuple[str, tuple]] = []
+    token = _on_the_loop.set(later)
+    try:
+        yield later
+    finally:
+        _on_the_loop.reset(token)
+
+
+def write_after(sql: str, params: tuple) -> int | None:
+    """A one-statement write (`?` parameters): run now, its row count; within on_the_loop(), kept to run when
+    the page is done (None: not yet known)."""
+    later = _on_the_loop.get()
+    if later is None:
+        return execute(sql, params).rowcount
+    later.append((sql, params))
+    return None
+
+
+class LoopBusy(Exception):
+    """None of the loop's connections came free within LOOP_WAIT_SECONDS (or the database is not answering):
+    nothing was sent; the page runs on a thread instead."""
+
+
+class LoopStatements:
+    """PostgreSQL statements awaited on the event loop (psycopg 3's asynchronous pool, autocommit, each statement
+    prepared on each connection): a patient's page reads its session and writes its touch here, so it keeps no
+    thread while they wait. The pool opens in the background: a server starts, and answers /healthz, whether or
+    not the database does."""
+
+    def __init__(self, url: str, size: int = LOOP_CONNECTIONS) -> None:
+        from psycopg_pool import AsyncConnectionPool
+
+        self.pool = AsyncConnectionPool(url, min_size=1, max_size=size, open=False, timeout=LOOP_WAIT_SECONDS,
+                                        kwargs={"autocommit": True, "prepare_threshold": 0})
+
+    async def open(self) -> "LoopStatements":
+        await self.pool.open(wait=False)
+        return self
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+    @contextlib.asynccontextmanager
+    async def _connection(self):
+        from psycopg_pool import PoolTimeout
+
+        try:
+            connection = await self.pool.getconn()
+        except PoolTimeout as exc:
+            raise LoopBusy from exc
+        try:
+            yield connection
+        finally:
+            await self.pool.putconn(connection)
+
+    async def fetch_one(self, sql: str, params: tuple) -> tuple | None:
+        async with self._connection() as conn:
+            cursor = await conn.execute(_in_style(sql, "%s"), params)
+            return await cursor.fetchone()
+
+    async def write(self, sql: str, params: tuple) -> int:
+        async with self._connection() as conn:
+            return (await conn.execute(_in_style(sql, "%s"), params)).rowcount
 
 
 _last_bound: Database | None = None

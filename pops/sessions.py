@@ -5,10 +5,13 @@ Idle deadline from the group (patients) or the settings (staff); 12 hours at mos
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import hashlib
 import secrets
+from collections.abc import Iterator
+from contextvars import ContextVar
 from typing import TypeVar
 
 from . import clock, db, ledger
@@ -95,8 +98,34 @@ def _patient_sql() -> str:
     )
 
 
+# A patient session's row read ahead on the event loop (read_ahead), for _find_patient: (token hash, row).
+_read_ahead: ContextVar[tuple[str, tuple | None] | None] = ContextVar("pops_session_read_ahead", default=None)
+
+
+async def read_ahead(statements: db.LoopStatements, token: str | None) -> tuple[str, tuple | None] | None:
+    """Read the patient session of a cookie `token` (with its guarantor, group and ledger version) awaiting the
+    database on the event loop; use it with reading_ahead(), where load() then finds it without a statement."""
+    if not token or len(token) > 128:
+        return None
+    token_hash = hash_token(token)
+    return token_hash, await statements.fetch_one(_patient_sql(), (token_hash,))
+
+
+@contextlib.contextmanager
+def reading_ahead(found: tuple[str, tuple | None] | None) -> Iterator[None]:
+    token = _read_ahead.set(found)
+    try:
+        yield
+    finally:
+        _read_ahead.reset(token)
+
+
 def _find_patient(token_hash: str) -> PatientSession | None:
-    row = db.execute(_patient_sql(), (token_hash,)).fetchone()
+    ahead = _read_ahead.get()
+    if ahead is not None and ahead[0] == token_hash:
+        row = ahead[1]
+    else:
+        row = db.execute(_patient_sql(), (token_hash,)).fetchone()
     if row is None:
         return None
     session = PatientSession.from_row(row)
@@ -155,8 +184,8 @@ def touch_session(session: SessionBase, *, idle: dt.timedelta | None = None, pag
         session.last_page = page[:300]
         params += (session.last_page,)
     sql = _TOUCH_SQL.format(table=model._meta.table_name, visit="" if page is None else _VISIT_SQL)
-    rows = db.execute(sql, (*params, session.id)).rowcount
-    if page is not None and rows:
+    rows = db.write_after(sql, (*params, session.id))  # on the event loop (PostgreSQL): once the page is done
+    if page is not None and rows != 0:
         session.pages += 1
 
 

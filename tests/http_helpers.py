@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Iterator
 
 from starlette.testclient import TestClient
@@ -63,19 +64,43 @@ def staff_login(client, staff):
 
 @contextlib.contextmanager
 def counting_statements() -> Iterator[list[str]]:
-    """The SQL statements the database runs meanwhile, writes included (bench/page_speed.py counts the same way)."""
-    from pops.db import database
+    """The SQL statements the database runs meanwhile, writes included (bench/page_speed.py counts the same way):
+    Peewee's, and those a page awaits on the event loop (PostgreSQL: pops.db.LoopStatements), as written."""
+    from pops.db import LoopBusy, LoopStatements, NeedsThread, database
 
     executed: list[str] = []
     bound = database.obj
     original = bound.execute_sql
+    fetch_one, write = LoopStatements.fetch_one, LoopStatements.write
 
     def spy(sql, *args, **kwargs):
-        executed.append(sql)
-        return original(sql, *args, **kwargs)
+        try:
+            return original(sql, *args, **kwargs)
+        except NeedsThread:  # a page on the event loop stopped before the statement: it runs on a thread
+            raise
+        finally:
+            if sys.exc_info()[0] is not NeedsThread:
+                executed.append(sql)
+
+    async def awaited(run, self, sql, params):
+        try:
+            return await run(self, sql, params)
+        except LoopBusy:  # no connection came free: not sent (the page runs on a thread)
+            raise
+        finally:
+            if sys.exc_info()[0] is not LoopBusy:
+                executed.append(sql)
+
+    async def spy_fetch_one(self, sql, params):
+        return await awaited(fetch_one, self, sql, params)
+
+    async def spy_write(self, sql, params):
+        return await awaited(write, self, sql, params)
 
     bound.execute_sql = spy
+    LoopStatements.fetch_one, LoopStatements.write = spy_fetch_one, spy_write
     try:
         yield executed
     finally:
         del bound.execute_sql
+        LoopStatements.fetch_one, LoopStatements.write = fetch_one, write

@@ -3,16 +3,20 @@ as bench/page_speed.py counts them), no gateway call on a GET, and every visit s
 Session Usage report. On SQLite, and on PostgreSQL with POPS_TEST_DATABASE_URL."""
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from decimal import Decimal
 
+import anyio.to_thread
 import pytest
 
-from pops import clock
+from pops import clock, db as pops_db, loop_pages, sessions
 from pops.db import bind, database
 from pops.models import Group, LedgerVersion, PatientSession, PaymentAttempt, SessionPage, StoredCard
 
-from factories import make_encounter
+from pops.web.worker import loop_statements
+
+from factories import make_encounter, patient_session
 from http_helpers import counting_statements, give_staff_session, sign_in_as
 
 BUDGET = 4
@@ -145,4 +149,70 @@ def test_on_pooled_postgresql_the_hot_statements_are_prepared_once_per_connectio
     assert any(sql.startswith("PREPARE ") for sql in first)
     executed = statements_of(client, path)
     assert len(executed) <= BUDGET and not any(sql.startswith("PREPARE ") for sql in executed), "\n".join(executed)
-    assert sum(sql.startswith("EXECUTE ") for sql in executed) >= 2  # the session, its touch (the facts are kept)
+    # Peewee's pool runs EXECUTE of what it prepared; what the page awaits on the event loop (the session read
+    # ahead), psycopg prepares on each of its connections itself (prepare_threshold 0: pops.db.LoopStatements).
+    awaited = [sql for sql in executed if not sql.startswith("EXECUTE ")]
+    assert len(awaited) == 1 and awaited[0].startswith("SELECT "), awaited
+    assert sum(sql.startswith("EXECUTE ") for sql in executed) >= 2  # the facts (just changed), the touch
+
+
+def test_on_postgresql_quickpay_for_an_unchanged_account_awaits_its_two_statements_on_the_event_loop(
+        client, busy_account, pooled):
+    session = sign_in_as(client, busy_account, quickpay=True)
+    client.get("/quickpay")  # the facts read (on a thread: the page came to a statement it would wait on)
+    with counting_statements() as executed:
+        assert client.get("/quickpay").status_code == 200
+    assert [sql.split()[0] for sql in executed] == ["SELECT", "UPDATE"], executed  # awaited: no EXECUTE, no thread
+    assert PatientSession.get_by_id(session.id).pages == 2  # each visit counted once
+    assert SessionPage.select().where(SessionPage.session == session.id).count() == 2
+
+
+async def _loop_pool(app):
+    return loop_statements(app).pool
+
+
+def test_on_postgresql_a_page_whose_loop_connections_are_all_taken_answers_from_a_thread(app, client, busy_account,
+                                                                                        pooled):
+    session = sign_in_as(client, busy_account, quickpay=True)
+    assert client.get("/quickpay").status_code == 200
+    pool = client.portal.call(_loop_pool, app)
+    held = [client.portal.call(pool.getconn) for _ in range(pool.max_size)]  # another page's, for too long
+    try:
+        with counting_statements() as executed:
+            assert client.get("/quickpay").status_code == 200
+    finally:
+        for connection in held:
+            client.portal.call(pool.putconn, connection)
+    assert executed and all(sql.startswith(("PREPARE ", "EXECUTE ")) for sql in executed), executed  # on a thread
+    assert PatientSession.get_by_id(session.id).pages == 2
+
+
+def test_on_postgresql_a_touch_the_loop_could_not_send_is_written_from_a_thread(db_url, db, guarantor):
+    if not db_url.startswith("postgres"):
+        pytest.skip("PostgreSQL only: SQLite's pages never await")
+    _, session = patient_session(guarantor)
+    sent_from_a_thread = []
+
+    async def write_on_a_thread(sql, params):
+        await anyio.to_thread.run_sync(loop_pages.write, sql, params)
+        sent_from_a_thread.append(sql)
+
+    async def on_a_thread():
+        raise AssertionError("the page itself ran on the loop")
+
+    def page():
+        sessions.touch_session(session, page="/quickpay")  # kept for the loop's connection
+        return "the page"
+
+    async def scenario():
+        statements = await pops_db.LoopStatements(db_url, 1).open()
+        held = await statements.pool.getconn()  # the only connection, busy for longer than LOOP_WAIT_SECONDS
+        try:
+            return await loop_pages.serve(statements, None, page, on_a_thread, write_on_a_thread)
+        finally:
+            await statements.pool.putconn(held)
+            await statements.close()
+
+    assert asyncio.run(scenario()) == "the page"
+    assert len(sent_from_a_thread) == 1
+    assert PatientSession.get_by_id(session.id).pages == 1

@@ -25,7 +25,7 @@ from pops.app import create_app
 from pops.db import CheckedPool, database, open_database, request_scope
 from pops.models import OutboxMessage, PatientSession, Receipt
 from pops.settings import Settings, SettingsError
-from pops.web.worker import page_threads
+from pops.web.worker import loop_statements, page_threads
 
 from factories import (MARIA, PASSWORD, make_encounter, make_group, make_guarantor, make_patient, make_staff,
                        make_statement, totp_now)
@@ -122,10 +122,15 @@ def test_a_test_server_names_its_worker_and_production_does_not(db_url):
     database.initialize(None)
 
 
+async def _loop_pool_size(app) -> int:
+    return loop_statements(app).pool.max_size
+
+
 def test_where_pages_run_on_sqlite_the_loop_then_a_thread_when_the_database_is_busy(db, db_url):
     """SQLite: a patient's page runs on the event loop; found busy (another connection's write lock) before
     it has written, it waits on one of two page threads instead, the loop still answering, and counts the
-    visit once. PostgreSQL: every page on the general threads."""
+    visit once. PostgreSQL: 2 of the POPS_DB_POOL connections are awaited on the loop (the session's read and
+    touch: tests/test_page_costs.py), the rest are the general threads', where a page's other statements run."""
     guarantor = make_guarantor(make_group(), **MARIA)
     app = create_app(Settings(database_url=db_url, secret_key=SECRET, environment="test", base_url="http://testserver"))
     with open_browser(app) as client:
@@ -135,8 +140,14 @@ def test_where_pages_run_on_sqlite_the_loop_then_a_thread_when_the_database_is_b
             limiter = page_threads(app)
             return None if limiter is None else limiter.total_tokens
 
-        if PG:  # each page holds a pooled connection: pages share the general pool (POPS_DB_POOL)
+        if PG:  # a page on a thread holds a pooled connection: pages share the general pool
             assert client.portal.call(tokens) is None and app.state.on_the_loop is None
+            assert client.portal.call(_loop_pool_size, app) == 2
+
+            async def threads() -> float:
+                return to_thread.current_default_thread_limiter().total_tokens
+
+            assert client.portal.call(threads) == 8  # POPS_DB_POOL (10) less the loop's 2
             assert client.get("/home").status_code == 200
             return
         assert client.portal.call(tokens) == 2

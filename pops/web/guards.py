@@ -24,13 +24,13 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from .. import ledger, sessions
+from .. import ledger, loop_pages, sessions
 from ..audit import audit
 from ..models import PatientSession, Staff, StaffSession
 from . import cookies, forms
 from .htmx import client_ip
 from .render import render
-from .worker import page_threads
+from .worker import loop_statements, page_threads
 
 GUARD = "pops_guard"  # the attribute naming an endpoint's guard: "public", "patient" or "staff"
 FORM_EXPIRED = "form_expired.html"
@@ -106,17 +106,24 @@ def _page(endpoint: Callable[[Request], Response], gateway: bool, on_the_loop: b
     """A GET in a database scope, on the process's page threads (pops.web.worker.page_threads); one that may
     wait on the payment gateway (`gateway=True`) runs on the general request threads instead.
 
-    With `on_the_loop`, where the app allows it (SQLite: app.state.on_the_loop), the page runs on the event
-    loop itself: a patient's page takes about a millisecond there, and handing it to a thread and back costs
-    the process as much again. It does not wait there for another connection's write lock: found busy
-    before it has written, it tries again a few times after short pauses (LOOP_RETRY_PAUSES), then runs
-    on a thread, where it may wait.
+    With `on_the_loop`, the page runs on the event loop itself: a patient's page takes about a millisecond
+    there, and handing it to a thread and back costs the process as much again. On SQLite
+    (app.state.on_the_loop) it does not wait there for another connection's write lock: found busy before
+    it has written, it tries again a few times after short pauses (LOOP_RETRY_PAUSES), then runs on a
+    thread, where it may wait. On PostgreSQL (pops.loop_pages) it awaits its session's read and touch
+    there, and runs on a thread if it comes to any other statement.
     """
     scoped = _in_db(endpoint)
     if gateway:
         return scoped
 
     async def run(request: Request) -> Response:
+        statements = loop_statements(request.app) if on_the_loop else None
+        if statements is not None:  # PostgreSQL (pops.loop_pages)
+            return await loop_pages.serve(
+                statements, request.cookies.get(cookies.PATIENT), functools.partial(endpoint, request),
+                functools.partial(anyio.to_thread.run_sync, scoped, request, limiter=page_threads(request.app)),
+                functools.partial(anyio.to_thread.run_sync, _WRITE_KEPT, request))
         loop_runner = getattr(request.app.state, "on_the_loop", None) if on_the_loop else None
         if loop_runner is not None:
             for pause in LOOP_RETRY_PAUSES:
@@ -129,6 +136,13 @@ def _page(endpoint: Callable[[Request], Response], gateway: bool, on_the_loop: b
 
     functools.update_wrapper(run, endpoint)
     return run
+
+
+def _write_kept(request: Request, sql: str, params: tuple) -> None:
+    loop_pages.write(sql, params)
+
+
+_WRITE_KEPT = _in_db(_write_kept)  # a write the loop kept, written from a thread (pops.loop_pages)
 
 
 def _form(handler: Callable[[Request, FormData], Response]) -> Callable:

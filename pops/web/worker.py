@@ -61,3 +61,11 @@ def page_threads(app: Starlette) -> CapacityLimiter | None:
     if limiter is None:
         limiter = by_loop[loop] = CapacityLimiter(count)
     return limiter
+
+
+def loop_statements(app: Starlette):
+    """The connections this app's pages await on the running event loop (PostgreSQL: the LoopStatements the
+    app's lifespan opened there); None elsewhere (SQLite, a loop without a lifespan). One set per loop, as an
+    app may serve several (tests' browsers)."""
+    by_loop = getattr(app.state, "loop_statements", None)
+    return None if not by_loop else by_loop.get(asyncio.get_running_loop())
