@@ -187,6 +187,7 @@ def without_waiting(work: Callable[..., object], *args) -> object | None:
 
 LOOP_CONNECTIONS = 2  # of POPS_DB_POOL, the connections a process keeps for LoopStatements (4 or more in all)
 LOOP_WAIT_SECONDS = 1.0  # a page waits this long for one of them, then runs on a thread (LoopBusy)
+LOOP_APPLICATION_NAME = "pops-loop"  # how they show in pg_stat_activity
 
 
 class NeedsThread(BaseException):
@@ -223,8 +224,8 @@ def write_after(sql: str, params: tuple) -> int | None:
 
 
 class LoopBusy(Exception):
-    """None of the loop's connections came free within LOOP_WAIT_SECONDS (or the database is not answering):
-    nothing was sent; the page runs on a thread instead."""
+    """None of the loop's connections came free within LOOP_WAIT_SECONDS (or the database is not answering),
+    or a read found its connection dropped: nothing was written; the page runs on a thread instead."""
 
 
 class LoopStatements:
@@ -237,7 +238,8 @@ class LoopStatements:
         from psycopg_pool import AsyncConnectionPool
 
         self.pool = AsyncConnectionPool(url, min_size=1, max_size=size, open=False, timeout=LOOP_WAIT_SECONDS,
-                                        kwargs={"autocommit": True, "prepare_threshold": 0})
+                                        kwargs={"autocommit": True, "prepare_threshold": 0,
+                                                "application_name": LOOP_APPLICATION_NAME})
 
     async def open(self) -> "LoopStatements":
         await self.pool.open(wait=False)
@@ -260,9 +262,16 @@ class LoopStatements:
             await self.pool.putconn(connection)
 
     async def fetch_one(self, sql: str, params: tuple) -> tuple | None:
+        """A read: a connection the server dropped (a restart) is let go by the pool, and the page runs on a
+        thread (LoopBusy), whose pool pings a connection before using it after an idle spell."""
+        from psycopg import OperationalError as Dropped
+
         async with self._connection() as conn:
-            cursor = await conn.execute(_in_style(sql, "%s"), params)
-            return await cursor.fetchone()
+            try:
+                cursor = await conn.execute(_in_style(sql, "%s"), params)
+                return await cursor.fetchone()
+            except Dropped as exc:
+                raise LoopBusy from exc
 
     async def write(self, sql: str, params: tuple) -> int:
         async with self._connection() as conn:

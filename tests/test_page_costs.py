@@ -216,3 +216,16 @@ def test_on_postgresql_a_touch_the_loop_could_not_send_is_written_from_a_thread(
     assert asyncio.run(scenario()) == "the page"
     assert len(sent_from_a_thread) == 1
     assert PatientSession.get_by_id(session.id).pages == 1
+
+
+def test_on_postgresql_a_page_whose_loop_connection_the_server_dropped_still_answers(app, client, busy_account,
+                                                                                     pooled):
+    session = sign_in_as(client, busy_account, quickpay=True)
+    assert client.get("/quickpay").status_code == 200
+    dropped = pooled.execute_sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s"
+                                 " AND datname = current_database()", (pops_db.LOOP_APPLICATION_NAME,)).fetchall()
+    assert dropped  # a restart, as the loop's connections see it
+    for _ in range(2):  # each of them may have been dropped
+        assert client.get("/quickpay").status_code == 200
+    assert client.get("/quickpay").status_code == 200
+    assert PatientSession.get_by_id(session.id).pages == 4
