@@ -14,6 +14,8 @@ from typing import Any, Iterator, Mapping
 from zoneinfo import ZoneInfo
 
 import jinja2
+import jinja2.ext
+import jinja2.lexer
 from markupsafe import Markup
 
 from . import i18n
@@ -101,19 +103,45 @@ def tel(phone: str | None, text: str | None = None) -> Markup:
                                                     phone if text is None else text)
 
 
-def environment(globals: Mapping[str, Any] | None = None, *, auto_reload: bool = True) -> jinja2.Environment:
+class _WrittenSentences(jinja2.ext.Extension):
+    """In an environment of one language, `_("a sentence")` is written in it when a template is compiled: the
+    page holds the text, as `_()` would have made it, and makes no call for it on each render. `_()` of a
+    variable, or with parameters, stays a call."""
+
+    def filter_stream(self, stream):
+        lang = self.environment.sentences_in  # type: ignore[attr-defined]
+        tokens = list(stream)
+        i = 0
+        while i < len(tokens):
+            token = tokens[i]
+            if (token.type == "name" and token.value == "_" and (i == 0 or tokens[i - 1].type != "dot")
+                    and [t.type for t in tokens[i + 1:i + 4]] == ["lparen", "string", "rparen"]):
+                sentence = str(_sentence(lang, tokens[i + 2].value))  # marked safe, as `_()` marks it
+                for kind, value in (("lparen", "("), ("string", sentence), ("pipe", "|"), ("name", "safe"),
+                                    ("rparen", ")")):
+                    yield jinja2.lexer.Token(token.lineno, kind, value)
+                i += 4
+                continue
+            yield token
+            i += 1
+
+
+def environment(globals: Mapping[str, Any] | None = None, *, auto_reload: bool = True,
+                language: str | None = None) -> jinja2.Environment:
     """A Jinja environment over the templates folder, with POPS's filters and the given globals.
 
     Without `auto_reload` a template is read once: no file check on every render (the server's pages).
+    With a `language`, its templates are compiled in it (_WrittenSentences): render them only in that language.
     """
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
         auto_reload=auto_reload,
         autoescape=jinja2.select_autoescape(default=True),
-        extensions=["jinja2.ext.i18n"],
+        extensions=["jinja2.ext.i18n", *([_WrittenSentences] if language else [])],
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.sentences_in = i18n.language(language)  # type: ignore[attr-defined]
     # Every sentence a patient reads goes through gettext, in the language the render's context names
     # (`lang`: pops.language decides it; staff pages are English).
     env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]

@@ -11,6 +11,8 @@ from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
+from pops import templating
+
 ROOT = Path(__file__).resolve().parent.parent
 LOCALE = ROOT / "pops" / "locale"
 CATALOGUES = sorted(LOCALE.glob("*/LC_MESSAGES/messages.po"))
@@ -79,3 +81,20 @@ def test_the_committed_mo_is_what_the_po_compiles_to(po):
     mo = po.with_suffix(".mo")
     assert mo.exists() and mo.read_bytes() == compiled.getvalue(), (
         f"{mo.relative_to(ROOT)} is stale: run .venv/bin/pybabel compile -d pops/locale -D messages")
+
+
+def test_a_page_sentence_is_written_in_its_language_when_the_template_is_compiled():
+    """pops.web.render keeps an environment per language: `_("…")` of a plain sentence becomes the page's text
+    (no call on each render); `_()` with parameters is still called, and says the same as before."""
+    from pops.web.render import ENVIRONMENTS
+
+    source = '<h1>{{ _("Amount Due") }}</h1><p>{{ _("Statement of %(date)s, due %(due)s", date="A", due="B") }}</p>'
+    for lang, heading in (("en", "Amount Due"), ("es", "Monto a pagar")):
+        env = ENVIRONMENTS[lang]
+        code = env.compile(source, raw=True)
+        assert f"yield '<h1>{heading}</h1><p>'" in code, code  # text in the compiled page
+        assert code.count("context.call(") == 1, code  # one call: the sentence with parameters
+        with templating.rendering(lang):
+            html = env.from_string(source).render()
+        assert html.startswith(f"<h1>{heading}</h1><p>")
+        assert "A" in html and "B" in html

@@ -5,12 +5,16 @@ from jinja2_fragments import render_block
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from .. import language, templating
+from .. import i18n, language, templating
 from . import cookies, forms
 from .htmx import htmx
 from .session_warning import warning_context
 
-env = templating.environment(globals={"session_warning": warning_context}, auto_reload=False)
+# One environment per language: a page's sentences are written in its language when its template is compiled.
+ENVIRONMENTS = {lang: templating.environment(globals={"session_warning": warning_context}, auto_reload=False,
+                                             language=lang)
+                for lang in i18n.LANGUAGES}
+env = ENVIRONMENTS[i18n.DEFAULT]  # the globals every page's template sees (tests: the htmx file's name)
 
 
 def render(
@@ -28,11 +32,13 @@ def render(
     ctx = {"request": request, "csrf_field": forms.FIELD, "csrf_token": lambda: forms.csrf_token(request),
            "test_mode": getattr(request.app.state, "test_mode", False), **(context or {})}
     ctx.setdefault("lang", page_language(request, template, ctx))
-    with templating.rendering(ctx["lang"]):
+    lang = i18n.language(ctx["lang"])
+    pages = ENVIRONMENTS[lang]
+    with templating.rendering(lang):
         if fragment if fragment is not None else htmx(request).wants_fragment:
-            html = render_block(env, template, block, ctx)
+            html = render_block(pages, template, block, ctx)
         else:
-            html = env.get_template(template).render(ctx)
+            html = pages.get_template(template).render(ctx)
     response = HTMLResponse(html, status_code=status_code, headers=headers)
     response.headers.append("Vary", "HX-Request")
     new_token = getattr(request.state, "new_csrf", None)
