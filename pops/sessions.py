@@ -28,6 +28,11 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def _cookie_hash(token: str | None) -> str | None:
+    """The hash a cookie's token is looked up by; None for no token or one no session could have."""
+    return None if not token or len(token) > 128 else hash_token(token)
+
+
 def _deadline(started_at: dt.datetime, idle: dt.timedelta) -> dt.datetime:
     return min(clock.now() + idle, started_at + MAX_AGE)
 
@@ -105,9 +110,9 @@ _read_ahead: ContextVar[tuple[str, tuple | None] | None] = ContextVar("pops_sess
 async def read_ahead(statements: db.LoopStatements, token: str | None) -> tuple[str, tuple | None] | None:
     """Read the patient session of a cookie `token` (with its guarantor, group and ledger version) awaiting the
     database on the event loop; use it with reading_ahead(), where load() then finds it without a statement."""
-    if not token or len(token) > 128:
+    token_hash = _cookie_hash(token)
+    if token_hash is None:
         return None
-    token_hash = hash_token(token)
     return token_hash, await statements.fetch_one(_patient_sql(), (token_hash,))
 
 
@@ -147,12 +152,13 @@ def load(model: type[S], token: str | None, *, touch: bool = True, idle: dt.time
     A patient session comes with its guarantor and group, read in the same statement.
     `touch` counts this request as activity and moves the idle deadline; a status poll passes False.
     """
-    if not token or len(token) > 128:
+    token_hash = _cookie_hash(token)
+    if token_hash is None:
         return None
     if model is PatientSession:
-        session = _find_patient(hash_token(token))
+        session = _find_patient(token_hash)
     else:
-        session = model.get_or_none((model.token_hash == hash_token(token)) & (model.ended_at.is_null()))
+        session = model.get_or_none((model.token_hash == token_hash) & (model.ended_at.is_null()))
     if session is None:
         return None
     now = clock.now()
