@@ -65,7 +65,7 @@ async def _awaiting_on_this_loop(app: Starlette, url: str, connections: int) -> 
 def loop_connections(settings: Settings) -> int:
     """Of POPS_DB_POOL, the PostgreSQL connections a process keeps for its pages' statements on the event loop
     (db.LOOP_CONNECTIONS, when the pool has 4 or more); the rest are the threads' (Peewee's pool)."""
-    postgres = settings.database_url.split(":", 1)[0] in {"postgres", "postgresql"}
+    postgres = db.is_postgres_url(settings.database_url)
     return db.LOOP_CONNECTIONS if postgres and settings.db_pool >= 2 * db.LOOP_CONNECTIONS else 0
 
 

@@ -70,6 +70,12 @@ class CheckedPool(_NotOnTheLoop, PooledPostgresqlDatabase):
         return super()._can_reuse(conn)
 
 
+POSTGRES_SCHEMES = {"postgres", "postgresql"}
+
+
+def is_postgres_url(url: str) -> bool:
+    return urlparse(url).scheme in POSTGRES_SCHEMES
+
 
 def open_database(url: str, pool: int | None = None) -> Database:
     """A Peewee database for a `sqlite:///path` or `postgresql://…` URL (not yet connected).
@@ -88,7 +94,7 @@ def open_database(url: str, pool: int | None = None) -> Database:
         # IMMEDIATE: a transaction takes the write lock up front, so two writers queue
         # on busy_timeout instead of failing midway on a lock upgrade.
         return _Sqlite(path, pragmas=SQLITE_PRAGMAS, lock_type="IMMEDIATE")
-    if parsed.scheme in {"postgres", "postgresql"}:
+    if parsed.scheme in POSTGRES_SCHEMES:
         params = {
             "user": unquote(parsed.username) if parsed.username else None,
             "password": unquote(parsed.password) if parsed.password else None,
