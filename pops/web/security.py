@@ -66,9 +66,9 @@ class SecurityMiddleware:
         self.app = app
         # A gateway's pages a form may send the browser to (Stripe Checkout, a bank's 3-D Secure page).
         targets = " ".join(form_targets)
-        self.headers = {**SECURITY_HEADERS, "Content-Security-Policy": CSP.replace(
+        headers = {**SECURITY_HEADERS, "Content-Security-Policy": CSP.replace(
             "form-action 'self'", f"form-action 'self' {targets}" if targets else "form-action 'self'")}
-        self.raw_headers = [(name.lower().encode(), value.encode()) for name, value in self.headers.items()]
+        self.raw_headers = [(name.lower().encode(), value.encode()) for name, value in headers.items()]
         self.base_origin = base_url.rstrip("/")
         self.trusted = TrustedProxies(trusted_proxies)
 
