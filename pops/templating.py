@@ -141,7 +141,8 @@ def environment(globals: Mapping[str, Any] | None = None, *, auto_reload: bool =
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.sentences_in = i18n.language(language)  # type: ignore[attr-defined]
+    if language:
+        env.sentences_in = i18n.language(language)  # type: ignore[attr-defined]
     # Every sentence a patient reads goes through gettext, in the language the render's context names
     # (`lang`: pops.language decides it; staff pages are English).
     env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
