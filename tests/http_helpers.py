@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import contextlib
-import sys
 from collections.abc import Iterator
 
 from starlette.testclient import TestClient
@@ -73,29 +72,30 @@ def counting_statements() -> Iterator[list[str]]:
     original = bound.execute_sql
     fetch_one, write = LoopStatements.fetch_one, LoopStatements.write
 
-    def spy(sql, *args, **kwargs):
+    @contextlib.contextmanager
+    def recorded(sql):
+        """`sql` counts unless it was never sent: a page on the event loop stopped before it (NeedsThread), or
+        none of the loop's connections came free (LoopBusy); either way the page runs on a thread."""
         try:
-            return original(sql, *args, **kwargs)
-        except NeedsThread:  # a page on the event loop stopped before the statement: it runs on a thread
+            yield
+        except (NeedsThread, LoopBusy):
             raise
-        finally:
-            if sys.exc_info()[0] is not NeedsThread:
-                executed.append(sql)
+        except BaseException:
+            executed.append(sql)
+            raise
+        executed.append(sql)
 
-    async def awaited(run, self, sql, params):
-        try:
-            return await run(self, sql, params)
-        except LoopBusy:  # no connection came free: not sent (the page runs on a thread)
-            raise
-        finally:
-            if sys.exc_info()[0] is not LoopBusy:
-                executed.append(sql)
+    def spy(sql, *args, **kwargs):
+        with recorded(sql):
+            return original(sql, *args, **kwargs)
 
     async def spy_fetch_one(self, sql, params):
-        return await awaited(fetch_one, self, sql, params)
+        with recorded(sql):
+            return await fetch_one(self, sql, params)
 
     async def spy_write(self, sql, params):
-        return await awaited(write, self, sql, params)
+        with recorded(sql):
+            return await write(self, sql, params)
 
     bound.execute_sql = spy
     LoopStatements.fetch_one, LoopStatements.write = spy_fetch_one, spy_write
