@@ -122,7 +122,7 @@ def _page(endpoint: Callable[[Request], Response], gateway: bool, on_the_loop: b
         if statements is not None:  # PostgreSQL (pops.loop_pages)
             return await loop_pages.serve(
                 statements, request.cookies.get(cookies.PATIENT), functools.partial(endpoint, request),
-                functools.partial(anyio.to_thread.run_sync, scoped, request, limiter=page_threads(request.app)),
+                lambda: anyio.to_thread.run_sync(scoped, request, limiter=page_threads(request.app)),
                 functools.partial(anyio.to_thread.run_sync, _WRITE_KEPT, request))
         loop_runner = getattr(request.app.state, "on_the_loop", None) if on_the_loop else None
         if loop_runner is not None:
