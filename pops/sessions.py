@@ -12,6 +12,7 @@ import hashlib
 import secrets
 from collections.abc import Iterator
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import TypeVar
 
 from . import clock, db, ledger
@@ -103,21 +104,59 @@ def _patient_sql() -> str:
     )
 
 
-# A patient session's row read ahead on the event loop (read_ahead), for _find_patient: (token hash, row).
-_read_ahead: ContextVar[tuple[str, tuple | None] | None] = ContextVar("pops_session_read_ahead", default=None)
+@dataclass(frozen=True)
+class Visit:
+    """A patient's page about to be served on the event loop: its path, and whether a QuickPay session may see it."""
+    page: str
+    quickpay: bool
 
 
-async def read_ahead(statements: db.LoopStatements, token: str | None) -> tuple[str, tuple | None] | None:
+@functools.cache
+def _visiting_patient_sql() -> str:
+    """_patient_sql's row, read by the UPDATE that touches the session and counts the visit (touch_session with
+    a page): one round trip, for a page on the event loop (PostgreSQL). It touches only a session that
+    touch_session would touch without asking anything first: live (load), no staff mirror behind it
+    (_untouched_patient_session), a QuickPay one only on a page it may see; its deadline is _deadline's."""
+    return (
+        'WITH s AS (UPDATE "patient_session" AS t SET "last_seen_at" = ?,'
+        ' "expires_at" = LEAST(? + make_interval(mins => p."session_idle_timeout"), t."started_at" + ?),'
+        ' "pages" = t."pages" + 1, "last_page" = ? FROM "group" AS p'
+        ' WHERE t."token_hash" = ? AND t."ended_at" IS NULL AND t."expires_at" > ? AND t."staff_id" IS NULL'
+        ' AND (? OR NOT t."quickpay") AND p."id" = t."group_id" RETURNING t.*)'
+        f' SELECT {PatientSession.columns("s")}, {Guarantor.columns("g")}, {Group.columns("p")}, v."version"'
+        ' FROM s JOIN "guarantor" AS g ON g."id" = s."guarantor_id" JOIN "group" AS p ON p."id" = s."group_id"'
+        ' LEFT JOIN "ledger_version" AS v ON v."guarantor_id" = g."id"'
+    )
+
+
+# A patient session's row read ahead on the event loop (read_ahead), for _find_patient: (token hash, row, and
+# the page whose visit the statement that read it counted, if it did).
+_read_ahead: ContextVar[tuple[str, tuple | None, str | None] | None] = ContextVar("pops_session_read_ahead",
+                                                                                   default=None)
+
+
+async def read_ahead(statements: db.LoopStatements, token: str | None,
+                     visit: Visit | None = None) -> tuple[str, tuple | None, str | None] | None:
     """Read the patient session of a cookie `token` (with its guarantor, group and ledger version) awaiting the
-    database on the event loop; use it with reading_ahead(), where load() then finds it without a statement."""
+    database on the event loop; use it with reading_ahead(), where load() then finds it without a statement.
+
+    With a `visit`, the same statement touches the session and counts the visit when it may
+    (_visiting_patient_sql), and touch_session() then writes nothing for that page; else a plain read.
+    """
     token_hash = _cookie_hash(token)
     if token_hash is None:
         return None
-    return token_hash, await statements.fetch_one(_patient_sql(), (token_hash,))
+    if visit is not None:
+        now = PatientSession.last_seen_at.db_value(clock.now())
+        row = await statements.fetch_one(_visiting_patient_sql(), (now, now, MAX_AGE, visit.page[:300], token_hash,
+                                                                   now, visit.quickpay))
+        if row is not None:
+            return token_hash, row, visit.page[:300]
+    return token_hash, await statements.fetch_one(_patient_sql(), (token_hash,)), None
 
 
 @contextlib.contextmanager
-def reading_ahead(found: tuple[str, tuple | None] | None) -> Iterator[None]:
+def reading_ahead(found: tuple[str, tuple | None, str | None] | None) -> Iterator[None]:
     token = _read_ahead.set(found)
     try:
         yield
@@ -128,12 +167,13 @@ def reading_ahead(found: tuple[str, tuple | None] | None) -> Iterator[None]:
 def _find_patient(token_hash: str) -> PatientSession | None:
     ahead = _read_ahead.get()
     if ahead is not None and ahead[0] == token_hash:
-        row = ahead[1]
+        _, row, visited = ahead
     else:
-        row = db.execute(_patient_sql(), (token_hash,)).fetchone()
+        row, visited = db.execute(_patient_sql(), (token_hash,)).fetchone(), None
     if row is None:
         return None
     session = PatientSession.from_row(row)
+    session._visit_counted = visited
     guarantor = Guarantor.from_row(row, len(PatientSession._meta.sorted_fields))
     group = Group.from_row(row, len(PatientSession._meta.sorted_fields) + len(Guarantor._meta.sorted_fields))
     session.group = group
@@ -179,7 +219,12 @@ def touch_session(session: SessionBase, *, idle: dt.timedelta | None = None, pag
 
     With `page` (a patient's page), the same UPDATE counts the visit for the Session Usage report
     (pages + 1, last_page) and the database writes its SessionPage row (the trigger of migration 0010).
+    A session read by the statement that already did so for this page (read_ahead with a Visit) is not
+    written again.
     """
+    if page is not None and getattr(session, "_visit_counted", None) == page[:300]:
+        session._visit_counted = None  # counted once: a second touch writes
+        return
     model = type(session)
     now = clock.now()
     session.last_seen_at = now

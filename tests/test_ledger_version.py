@@ -11,6 +11,7 @@ from decimal import Decimal as D
 import pytest
 
 from pops import clock, ledger, sessions
+from pops import db as pops_db
 from pops.models import (
     Appointment,
     Encounter,
@@ -169,7 +170,8 @@ def test_quickpay_shows_a_payment_recorded_elsewhere_at_once(client, guarantor, 
     shown = _amount_due(client)
     with counting_statements() as executed:
         assert _amount_due(client) == shown
-    assert len(executed) == 2, executed  # the session (with its version) and its touch: the facts were kept
+    # the session (with its version) and its touch, in one statement on PostgreSQL's event loop: the facts were kept
+    assert len(executed) == (1 if pops_db.is_postgres() else 2), executed
     receipt = make_receipt(guarantor, "R-DESK", "25.00", dt.date(2026, 11, 22))
     ReceiptApplication.create(receipt=receipt, encounter=Encounter.get(Encounter.ext_id == "E1"), amount=D("25.00"))
     now_due = _amount_due(client)

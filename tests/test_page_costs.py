@@ -150,21 +150,48 @@ def test_on_pooled_postgresql_the_hot_statements_are_prepared_once_per_connectio
     executed = statements_of(client, path)
     assert len(executed) <= BUDGET and not any(sql.startswith("PREPARE ") for sql in executed), "\n".join(executed)
     # Peewee's pool runs EXECUTE of what it prepared; what the page awaits on the event loop (the session read
-    # ahead), psycopg prepares on each of its connections itself (prepare_threshold 0: pops.db.LoopStatements).
+    # ahead, touched and its visit counted in the same statement), psycopg prepares on each of its connections
+    # itself (prepare_threshold 0: pops.db.LoopStatements). On the thread, the page reads the facts (just changed)
+    # and writes no touch of its own.
     awaited = [sql for sql in executed if not sql.startswith("EXECUTE ")]
-    assert len(awaited) == 1 and awaited[0].startswith("SELECT "), awaited
-    assert sum(sql.startswith("EXECUTE ") for sql in executed) >= 2  # the facts (just changed), the touch
+    assert len(awaited) == 1 and awaited[0].startswith('WITH s AS (UPDATE "patient_session"'), awaited
+    assert sum(sql.startswith("EXECUTE ") for sql in executed) >= 1
 
 
-def test_on_postgresql_quickpay_for_an_unchanged_account_awaits_its_two_statements_on_the_event_loop(
+def test_on_postgresql_quickpay_for_an_unchanged_account_awaits_one_statement_on_the_event_loop(
         client, busy_account, pooled):
     session = sign_in_as(client, busy_account, quickpay=True)
     client.get("/quickpay")  # the facts read (on a thread: the page came to a statement it would wait on)
+    before = PatientSession.get_by_id(session.id)
+    clock.advance(minutes=1)
     with counting_statements() as executed:
         assert client.get("/quickpay").status_code == 200
-    assert [sql.split()[0] for sql in executed] == ["SELECT", "UPDATE"], executed  # awaited: no EXECUTE, no thread
-    assert PatientSession.get_by_id(session.id).pages == 2  # each visit counted once
+    assert [sql.split()[:3] for sql in executed] == [["WITH", "s", "AS"]], executed  # awaited: no EXECUTE, no thread
+    after = PatientSession.get_by_id(session.id)
+    assert after.pages == 2  # each visit counted once, the one on a thread too
     assert SessionPage.select().where(SessionPage.session == session.id).count() == 2
+    assert after.last_seen_at > before.last_seen_at and after.expires_at > before.expires_at  # touched
+
+
+@pytest.mark.parametrize("quickpay, path", [(True, "/quickpay"), (False, "/home"), (False, "/pay")])
+def test_on_postgresql_the_statement_that_reads_the_session_moves_its_deadline_as_a_touch_does(
+        client, busy_account, pooled, quickpay, path):
+    session = sign_in_as(client, busy_account, quickpay=quickpay)
+    idle = dt.timedelta(minutes=busy_account.group.session_idle_timeout)
+    for at in (idle - dt.timedelta(minutes=1), 2 * idle - dt.timedelta(minutes=2)):  # each visit moves the idle end
+        clock.freeze(session.started_at + at)
+        assert client.get(path).status_code == 200
+        assert PatientSession.get_by_id(session.id).expires_at == clock.now() + idle
+    # as if the patient had kept busy all day: the 12-hour limit caps the deadline, then ends the session
+    PatientSession.update(expires_at=session.started_at + sessions.MAX_AGE).where(
+        PatientSession.id == session.id).execute()
+    clock.freeze(session.started_at + sessions.MAX_AGE - dt.timedelta(minutes=1))
+    assert client.get(path).status_code == 200
+    assert PatientSession.get_by_id(session.id).expires_at == session.started_at + sessions.MAX_AGE
+    clock.freeze(session.started_at + sessions.MAX_AGE)
+    assert client.get(path).status_code in (303, 401)
+    row = PatientSession.get_by_id(session.id)
+    assert (row.end_reason, row.pages) == ("limit", 3)
 
 
 async def _loop_pool(app):

@@ -102,7 +102,8 @@ def _in_db(endpoint: Callable[..., Response]) -> Callable[..., Response]:
 LOOP_RETRY_PAUSES = (0, 0.0005, 0.001, 0.002, 0.004, 0.008)
 
 
-def _page(endpoint: Callable[[Request], Response], gateway: bool, on_the_loop: bool = False) -> Callable:
+def _page(endpoint: Callable[[Request], Response], gateway: bool, on_the_loop: bool = False,
+          quickpay: bool | None = None) -> Callable:
     """A GET in a database scope, on the process's page threads (pops.web.worker.page_threads); one that may
     wait on the payment gateway (`gateway=True`) runs on the general request threads instead.
 
@@ -111,7 +112,8 @@ def _page(endpoint: Callable[[Request], Response], gateway: bool, on_the_loop: b
     (app.state.on_the_loop) it does not wait there for another connection's write lock: found busy before
     it has written, it tries again a few times after short pauses (LOOP_RETRY_PAUSES), then runs on a
     thread, where it may wait. On PostgreSQL (pops.loop_pages) it awaits its session's read and touch
-    there, and runs on a thread if it comes to any other statement.
+    there, and runs on a thread if it comes to any other statement. A patient's page (`quickpay` not None:
+    whether a QuickPay session may see it) reads its session, touches it and counts the visit in one statement.
     """
     scoped = _in_db(endpoint)
     if gateway:
@@ -123,7 +125,8 @@ def _page(endpoint: Callable[[Request], Response], gateway: bool, on_the_loop: b
             return await loop_pages.serve(
                 statements, request.cookies.get(cookies.PATIENT), functools.partial(endpoint, request),
                 lambda: anyio.to_thread.run_sync(scoped, request, limiter=page_threads(request.app)),
-                functools.partial(anyio.to_thread.run_sync, _WRITE_KEPT, request))
+                functools.partial(anyio.to_thread.run_sync, _WRITE_KEPT, request),
+                None if quickpay is None else sessions.Visit(request.url.path, quickpay))
         loop_runner = getattr(request.app.state, "on_the_loop", None) if on_the_loop else None
         if loop_runner is not None:
             for pause in LOOP_RETRY_PAUSES:
@@ -229,7 +232,7 @@ def patient_page(endpoint: Callable | None = None, *, quickpay: bool = False, en
             with ledger.reusing_facts():  # it writes none of the ledger: facts kept for its version hold
                 return endpoint(request, session)
 
-        return _mark(_page(guarded, gateway, on_the_loop=True), "patient")
+        return _mark(_page(guarded, gateway, on_the_loop=True, quickpay=quickpay), "patient")
 
     return decorate(endpoint) if endpoint is not None else decorate
 
