@@ -210,8 +210,10 @@ def load(model: type[S], token: str | None, *, touch: bool = True, idle: dt.time
     return session
 
 
-_TOUCH_SQL = 'UPDATE "{table}" SET "last_seen_at" = ?, "expires_at" = ?{visit} WHERE "id" = ? AND "ended_at" IS NULL'
-_VISIT_SQL = ', "pages" = "pages" + 1, "last_page" = ?'
+@functools.cache
+def _touch_sql(table: str, visit: bool) -> str:
+    counted = ', "pages" = "pages" + 1, "last_page" = ?' if visit else ""
+    return f'UPDATE "{table}" SET "last_seen_at" = ?, "expires_at" = ?{counted} WHERE "id" = ? AND "ended_at" IS NULL'
 
 
 def touch_session(session: SessionBase, *, idle: dt.timedelta | None = None, page: str | None = None) -> None:
@@ -234,8 +236,7 @@ def touch_session(session: SessionBase, *, idle: dt.timedelta | None = None, pag
     if page is not None:
         session.last_page = page[:300]
         params += (session.last_page,)
-    sql = _TOUCH_SQL.format(table=model._meta.table_name, visit="" if page is None else _VISIT_SQL)
-    rows = db.write_after(sql, (*params, session.id))  # on the event loop (PostgreSQL): once the page is done
+    rows = db.write_after(_touch_sql(model._meta.table_name, page is not None), (*params, session.id))  # on the event loop (PostgreSQL): once the page is done
     if page is not None and rows != 0:
         session.pages += 1
 

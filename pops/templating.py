@@ -16,7 +16,13 @@ from zoneinfo import ZoneInfo
 import jinja2
 import jinja2.ext
 import jinja2.lexer
-from markupsafe import Markup
+from markupsafe import Markup, escape
+
+try:  # MarkupSafe's own escaping, without the Markup it wraps the text in (a Python call of its own each time)
+    from markupsafe._speedups import _escape_inner as _escape_text
+except ImportError:  # MarkupSafe without its compiled speedups
+    def _escape_text(text: str) -> str:
+        return str(escape(text))
 
 from . import i18n
 from .settings import TEMPLATES_DIR
@@ -95,12 +101,13 @@ def _date(context, value, style: str = "long", tz: str | ZoneInfo | None = None)
     return i18n.format_date(value, style, tz, _lang(context))
 
 
+@functools.lru_cache(maxsize=256)  # a practice's number, on every page
 def tel(phone: str | None, text: str | None = None) -> Markup:
     """The practice's phone number as a link a phone can call (tel: takes only the digits and a leading +),
     saying `text` (the number itself unless given)."""
     phone = phone or ""
-    return Markup('<a href="tel:{}">{}</a>').format("".join(c for c in phone if c in "+0123456789"),
-                                                    phone if text is None else text)
+    return Markup('<a href="tel:%s">%s</a>') % ("".join(c for c in phone if c in "+0123456789"),
+                                                phone if text is None else text)
 
 
 class _WrittenSentences(jinja2.ext.Extension):
@@ -126,6 +133,37 @@ class _WrittenSentences(jinja2.ext.Extension):
             i += 1
 
 
+def _escaped(value) -> str:
+    """What a template writes for `{{ value }}`: MarkupSafe's escape, as text. Jinja writes each value of a page
+    through `escape` and only joins the pieces; a Markup of each one is work no page uses."""
+    if value.__class__ is str:
+        return _escape_text(value)
+    html = getattr(value, "__html__", None)
+    if html is not None:
+        return html()
+    return _escape_text(str(value))
+
+
+class _Template(jinja2.Template):
+    @classmethod
+    def from_code(cls, environment, code, globals, uptodate=None):
+        template = super().from_code(environment, code, globals, uptodate)
+        # The compiled module calls `escape` only to write a value out (jinja2.compiler: _output_child_pre).
+        template.root_render_func.__globals__["escape"] = _escaped
+        return template
+
+
+class _Environment(jinja2.Environment):
+    """Jinja's environment with its globals final once environment() has set them: a template takes a copy (a
+    dict, which each render's context copies at C speed) rather than a ChainMap over them. Its templates write
+    values out with _escaped."""
+
+    template_class = _Template
+
+    def make_globals(self, d):
+        return {**self.globals, **(d or {})}
+
+
 def environment(globals: Mapping[str, Any] | None = None, *, auto_reload: bool = True,
                 language: str | None = None) -> jinja2.Environment:
     """A Jinja environment over the templates folder, with POPS's filters and the given globals.
@@ -133,9 +171,10 @@ def environment(globals: Mapping[str, Any] | None = None, *, auto_reload: bool =
     Without `auto_reload` a template is read once: no file check on every render (the server's pages).
     With a `language`, its templates are compiled in it (_WrittenSentences): render them only in that language.
     """
-    env = jinja2.Environment(
+    env = _Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
         auto_reload=auto_reload,
+        cache_size=400 if auto_reload else -1,  # not reloaded: every template kept, in a plain dict
         autoescape=jinja2.select_autoescape(default=True),
         extensions=["jinja2.ext.i18n", *([_WrittenSentences] if language else [])],
         trim_blocks=True,

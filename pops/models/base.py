@@ -4,9 +4,14 @@ from __future__ import annotations
 import datetime as dt
 
 from peewee import (
+    AutoField,
+    BigAutoField,
     BigIntegerField,
+    BooleanField,
     CharField,
     DateTimeField,
+    ForeignKeyField,
+    IntegerField,
     Model,
     TextField,
 )
@@ -35,6 +40,11 @@ class UTCDateTimeField(DateTimeField):
         return super().db_value(value)
 
     def python_value(self, value):
+        if value.__class__ is str:  # SQLite's text, as this field writes it: read at C speed when it can be
+            try:
+                value = dt.datetime.fromisoformat(value)
+            except ValueError:
+                pass
         value = super().python_value(value)
         if isinstance(value, dt.datetime) and value.tzinfo is None:
             value = value.replace(tzinfo=dt.timezone.utc)
@@ -58,19 +68,34 @@ class BaseModel(Model):
     @classmethod
     def from_row(cls, row, start: int = 0):
         """The instance in row[start:] as columns() lists it (a hand-written SELECT's row), as Peewee would build it."""
-        readers = cls._readers()
+        names, converted = cls._readers()
         instance = cls(__no_default__=1)
-        instance.__data__ = {name: v if read is None or v is None else read(v)
-                             for (name, read), v in zip(readers, row[start:start + len(readers)])}
+        data = instance.__data__ = dict(zip(names, row[start:start + len(names)]))
+        for name, read in converted:
+            value = data[name]
+            if value is not None:
+                data[name] = read(value)
         return instance
 
     @classmethod
-    def _readers(cls) -> list[tuple[str, object]]:
+    def _readers(cls) -> tuple[list[str], list[tuple[str, object]]]:
+        """Once per model: its fields' names in column order, and the converters of those not used as read."""
         readers = cls.__dict__.get("_row_readers")
-        if readers is None:  # once per model: its fields' names and converters (None: text, as read), in column order
-            readers = [(f.name, None if type(f) in _TEXT_FIELDS else f.python_value) for f in cls._meta.sorted_fields]
-            cls._row_readers = readers
+        if readers is None:
+            fields = cls._meta.sorted_fields
+            readers = cls._row_readers = ([f.name for f in fields],
+                                          [(f.name, bool if type(f) is BooleanField else f.python_value)
+                                           for f in fields if not _as_read(f)])
         return readers
 
 
-_TEXT_FIELDS = (CharField, TextField)  # every database hands their values back as the str Peewee would make
+# Every database hands these back as the str or int Peewee would make of them (a bool or a date it would not).
+_AS_READ = (CharField, TextField, IntegerField, BigIntegerField, AutoField, BigAutoField)
+
+
+def _as_read(field) -> bool:
+    """A column whose value is used as the database gives it (no Python conversion): text, whole numbers, and
+    a foreign key to a whole-number key. An exact type: a subclass (MoneyField) converts."""
+    if type(field) is ForeignKeyField:
+        field = field.rel_field
+    return type(field) in _AS_READ

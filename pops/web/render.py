@@ -1,6 +1,9 @@
 """Pages: the whole page on a plain GET, one named block of it when htmx asks. Pages vary on HX-Request."""
 from __future__ import annotations
 
+import functools
+
+import jinja2
 from jinja2_fragments import render_block
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
@@ -15,6 +18,12 @@ ENVIRONMENTS = {lang: templating.environment(globals={"session_warning": warning
                                              language=lang)
                 for lang in i18n.LANGUAGES}
 env = ENVIRONMENTS[i18n.DEFAULT]  # the globals every page's template sees (tests: the htmx file's name)
+
+
+@functools.cache
+def _template(lang: str, name: str) -> jinja2.Template:
+    """A page's template in `lang`, compiled once (its environment never reloads one): no cache lookup per render."""
+    return ENVIRONMENTS[lang].get_template(name)
 
 
 def render(
@@ -33,12 +42,11 @@ def render(
            "test_mode": getattr(request.app.state, "test_mode", False), **(context or {})}
     ctx.setdefault("lang", page_language(request, template, ctx))
     lang = i18n.language(ctx["lang"])
-    pages = ENVIRONMENTS[lang]
     with templating.rendering(lang):
         if fragment if fragment is not None else htmx(request).wants_fragment:
-            html = render_block(pages, template, block, ctx)
+            html = render_block(ENVIRONMENTS[lang], template, block, ctx)
         else:
-            html = pages.get_template(template).render(ctx)
+            html = _template(lang, template).render(ctx)
     response = HTMLResponse(html, status_code=status_code, headers=headers)
     response.headers.append("Vary", "HX-Request")
     new_token = getattr(request.state, "new_csrf", None)
@@ -49,7 +57,7 @@ def render(
 
 def page_language(request: Request, template: str, context: dict) -> str:
     """The language a page is written in: the staff console's is English, a patient page's pops.language decides."""
-    if template.startswith("staff/") or request.url.path.startswith("/staff"):
+    if template.startswith("staff/") or request.scope["path"].startswith("/staff"):
         return "en"
     session = context.get("session")
     return language.for_page(session if getattr(session, "guarantor_id", None) else None,

@@ -39,16 +39,28 @@ RAW_HSTS = (b"strict-transport-security", HSTS.encode())
 class TrustedProxies:
     """The addresses whose X-Forwarded-Proto is believed (settings.trusted_proxies)."""
 
+    REMEMBER = 1024  # the addresses whose answer is kept
+
     def __init__(self, entries: Iterable[str]) -> None:
         entries = list(entries)
         self.anyone = "*" in entries
         self.networks = [ipaddress.ip_network(e, strict=False) for e in entries if e != "*"]
+        self._seen: dict[str, bool] = {}
 
     def __contains__(self, host: str | None) -> bool:
         if self.anyone:
             return True
+        host = host or ""
+        known = self._seen.get(host)
+        if known is None:  # an address is parsed once, not on each of its requests
+            if len(self._seen) >= self.REMEMBER:
+                self._seen.clear()
+            known = self._seen[host] = self._trusted(host)
+        return known
+
+    def _trusted(self, host: str) -> bool:
         try:
-            address = ipaddress.ip_address(host or "")
+            address = ipaddress.ip_address(host)
         except ValueError:
             return False
         return any(address in network for network in self.networks)

@@ -59,6 +59,8 @@ def valid(raw: bytes, *, encoded: bool = True) -> bool:
 def _cookies_valid(header: bytes) -> bool:
     if not valid(header):
         return False
+    if b"\\" not in header:  # no NUL, and no escape that would read as one
+        return True
     parsed = cookie_parser(header.decode("latin-1"))  # as the app will read them: "\\000" is a NUL too
     return not any("\x00" in name or "\x00" in value for name, value in parsed.items())
 
