@@ -183,17 +183,25 @@ def format_date(value: dt.date | dt.datetime | None, style: str = "long", tz: st
     """A date, or an instant shown in the time zone `tz` (required for instants: no silent UTC), in `lang`."""
     if value is None:
         return ""
-    if isinstance(value, dt.datetime):
-        if tz is None:
-            raise ValueError("an instant is shown in a time zone: pass tz (the group's, or 'UTC')")
-        value = value.astimezone(tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz))
-    lang = language(lang)
+    if not isinstance(value, dt.datetime):
+        return _written_day(value, style, language(lang))
+    if tz is None:
+        raise ValueError("an instant is shown in a time zone: pass tz (the group's, or 'UTC')")
+    return _written(value.astimezone(tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)), style, language(lang))
+
+
+def _written(value: dt.date | dt.datetime, style: str, lang: str) -> str:
     if lang != DEFAULT and style in WORDED_DATES:
         day = value.date() if isinstance(value, dt.datetime) else value
         return _babel_date(day, WORDED_DATES[style], locale=LOCALES[lang])
     if lang != DEFAULT and style in WORDED_TIMES:
         return _babel_time(value, WORDED_TIMES[style], locale=LOCALES[lang])
     return value.strftime(DATE_STYLES[style])
+
+
+@functools.lru_cache(maxsize=4096)  # a page shows the same few days (a statement's, its due date) again and again
+def _written_day(value: dt.date, style: str, lang: str) -> str:
+    return _written(value, style, lang)
 
 
 def format_param(value, lang: str | None) -> str:

@@ -110,10 +110,17 @@ def tel(phone: str | None, text: str | None = None) -> Markup:
                                                 phone if text is None else text)
 
 
+def _with_values(sentence: str, **values) -> Markup:
+    """A sentence written in its language when its template was compiled (_WrittenSentences), with its values:
+    what `_(sentence, **values)` makes (values escaped)."""
+    return Markup(sentence) % values
+
+
 class _WrittenSentences(jinja2.ext.Extension):
     """In an environment of one language, `_("a sentence")` is written in it when a template is compiled: the
-    page holds the text, as `_()` would have made it, and makes no call for it on each render. `_()` of a
-    variable, or with parameters, stays a call."""
+    page holds the text, as `_()` would have made it, and makes no call for it on each render. A sentence with
+    values, `_("… %(name)s …", name=…)`, is written in it too, and its values put in on each render by a filter
+    (_with_values), which Jinja calls directly. `_()` of a variable stays a call."""
 
     def filter_stream(self, stream):
         lang = self.environment.sentences_in  # type: ignore[attr-defined]
@@ -121,16 +128,34 @@ class _WrittenSentences(jinja2.ext.Extension):
         i = 0
         while i < len(tokens):
             token = tokens[i]
-            if (token.type == "name" and token.value == "_" and (i == 0 or tokens[i - 1].type != "dot")
-                    and [t.type for t in tokens[i + 1:i + 4]] == ["lparen", "string", "rparen"]):
+            call = (token.type == "name" and token.value == "_" and (i == 0 or tokens[i - 1].type != "dot")
+                    and [t.type for t in tokens[i + 1:i + 3]] == ["lparen", "string"])
+            if call and tokens[i + 3].type == "rparen":
                 sentence = str(_sentence(lang, tokens[i + 2].value))  # marked safe, as `_()` marks it
                 for kind, value in (("lparen", "("), ("string", sentence), ("pipe", "|"), ("name", "safe"),
                                     ("rparen", ")")):
                     yield jinja2.lexer.Token(token.lineno, kind, value)
                 i += 4
                 continue
+            if call and [t.type for t in tokens[i + 3:i + 6]] == ["comma", "name", "assign"]:
+                sentence = i18n.translations(lang).gettext(tokens[i + 2].value)  # still to be %-formatted
+                for kind, value in (("lparen", "("), ("string", sentence), ("pipe", "|"), ("name", VALUES_FILTER),
+                                    ("lparen", "(")):
+                    yield jinja2.lexer.Token(token.lineno, kind, value)
+                i += 4  # the values and the call's closing parenthesis follow as written; one more closes it
+                depth = 1
+                while depth:
+                    inner = tokens[i]
+                    depth += {"lparen": 1, "rparen": -1}.get(inner.type, 0)
+                    yield inner
+                    i += 1
+                yield jinja2.lexer.Token(inner.lineno, "rparen", ")")
+                continue
             yield token
             i += 1
+
+
+VALUES_FILTER = "pops_with_values"  # the filter _WrittenSentences writes a sentence's values with
 
 
 def _escaped(value) -> str:
@@ -187,6 +212,7 @@ def environment(globals: Mapping[str, Any] | None = None, *, auto_reload: bool =
     env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.globals["_"] = _translate  # every environment here escapes: the same as the extension's `_`, faster
     env.filters["money"] = _money
+    env.filters[VALUES_FILTER] = _with_values
     env.filters["date"] = _date
     env.globals["languages"] = i18n.NAMES
     env.globals["tel"] = tel

@@ -85,16 +85,22 @@ def test_the_committed_mo_is_what_the_po_compiles_to(po):
 
 def test_a_page_sentence_is_written_in_its_language_when_the_template_is_compiled():
     """pops.web.render keeps an environment per language: `_("…")` of a plain sentence becomes the page's text
-    (no call on each render); `_()` with parameters is still called, and says the same as before."""
+    (no call on each render); `_()` with parameters is written in the language too, its values put in by a
+    filter Jinja calls directly (no call through the context), escaped as `_()` escapes them."""
     from pops.web.render import ENVIRONMENTS
 
-    source = '<h1>{{ _("Amount Due") }}</h1><p>{{ _("Statement of %(date)s, due %(due)s", date="A", due="B") }}</p>'
-    for lang, heading in (("en", "Amount Due"), ("es", "Monto a pagar")):
+    source = ('<h1>{{ _("Amount Due") }}</h1>'
+              '<p>{{ _("Statement of %(date)s, due %(due)s", date=when, due=tel("2") ~ "<") }}</p>')
+    for lang, heading, sentence in (("en", "Amount Due", "Statement of %(date)s, due %(due)s"),
+                                    ("es", "Monto a pagar", "Estado de cuenta del %(date)s, vence el %(due)s")):
         env = ENVIRONMENTS[lang]
         code = env.compile(source, raw=True)
         assert f"yield '<h1>{heading}</h1><p>'" in code, code  # text in the compiled page
-        assert code.count("context.call(") == 1, code  # one call: the sentence with parameters
+        assert repr(sentence) in code, code  # the sentence with values, in its language
+        assert code.count("context.call(") == 1, code  # one call: tel() (the sentence's goes to its filter)
         with templating.rendering(lang):
-            html = env.from_string(source).render()
-        assert html.startswith(f"<h1>{heading}</h1><p>")
-        assert "A" in html and "B" in html
+            html = env.from_string(source).render(when="Nov 1 <b>")
+            assert html == env.from_string(source.replace('_("Statement', '_(("Statement').replace(
+                'due)s",', 'due)s"),')).render(when="Nov 1 <b>")  # what `_()` itself makes of it, called
+        want = sentence.replace("%(date)s", "Nov 1 &lt;b&gt;").replace("%(due)s", '<a href="tel:2">2</a>&lt;')
+        assert html == f"<h1>{heading}</h1><p>{want}</p>", html
