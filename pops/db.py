@@ -123,9 +123,20 @@ _watching: ContextVar[_Watch | None] = ContextVar("pops_without_waiting", defaul
 class _Sqlite(SqliteDatabase):
     """SQLite as POPS opens it; under without_waiting() a statement notices the first write of the work."""
 
+    def _initialize_connection(self, conn):
+        super()._initialize_connection(conn)
+        self._state.busy_ms = BUSY_TIMEOUT_MS  # as its pragmas set it
+
+    def wait_for_writers(self, ms: int) -> None:
+        """This thread's connection waits up to `ms` for another's write lock (a PRAGMA only when that changes)."""
+        if getattr(self._state, "busy_ms", None) != ms:
+            self.connection().execute(f"PRAGMA busy_timeout = {ms}")
+            self._state.busy_ms = ms
+
     def execute_sql(self, sql, params=None):
         watch = _watching.get()
         if watch is None or watch.wrote:
+            self.wait_for_writers(BUSY_TIMEOUT_MS)  # outside without_waiting, or once its work has written
             return super().execute_sql(sql, params)
         conn = self.connection()
         changes = conn.total_changes
@@ -141,6 +152,7 @@ class _Sqlite(SqliteDatabase):
     def begin(self, lock_type=None):
         watch = _watching.get()
         if watch is None or watch.wrote:
+            self.wait_for_writers(BUSY_TIMEOUT_MS)
             return super().begin(lock_type)
         try:
             super().begin(lock_type)
@@ -158,10 +170,9 @@ def _not_yet_if_busy(exc: OperationalError) -> None:
 
 
 def _wrote(watch: _Watch, conn) -> None:
-    """The work has written (or holds the write lock): from here on it waits for the lock like any other work,
-    since it cannot be run again."""
+    """The work has written (or holds the write lock): from its next statement on it waits for the lock like any
+    other work (_Sqlite.execute_sql), since it cannot be run again."""
     watch.wrote = True
-    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
 
 
 def without_waiting(work: Callable[..., object], *args) -> object | None:
@@ -175,18 +186,15 @@ def without_waiting(work: Callable[..., object], *args) -> object | None:
     """
     db = database.obj
     db.connect(reuse_if_open=True)
-    conn = db.connection()
     watch = _Watch()
     token = _watching.set(watch)
-    conn.execute("PRAGMA busy_timeout = 0")
+    db.wait_for_writers(0)  # kept after the work: the next page on this thread (the loop's) starts from it
     try:
         return work(*args)
     except _Busy:
         return None
     finally:
         _watching.reset(token)
-        if not watch.wrote:
-            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
 
 
 # --- PostgreSQL: a page's first statements awaited on the event loop ---------------------------------

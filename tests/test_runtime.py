@@ -190,6 +190,38 @@ def test_where_pages_run_on_sqlite_the_loop_then_a_thread_when_the_database_is_b
     database.initialize(None)
 
 
+def test_on_sqlite_work_on_the_loop_waits_for_the_lock_only_once_it_has_written(db, db_url):
+    """pops.db.without_waiting: before its first write the work does not wait for another connection's write lock
+    (None: run it where it may wait); after it, it waits like any other work, since it cannot be run again."""
+    if PG:
+        pytest.skip("SQLite's busy handling")
+    group = make_group()
+    write = f'UPDATE "group" SET "name" = "name" WHERE "id" = {group.id}'
+    other = sqlite3.connect(db_url.removeprefix("sqlite:///"), isolation_level=None, check_same_thread=False)
+    try:
+        def work():
+            db.execute_sql(write)  # the lock is free: written at once
+            other.execute("BEGIN IMMEDIATE")  # another process takes the lock, for a quarter of a second
+            threading.Timer(0.25, other.execute, ("ROLLBACK",)).start()
+            started = time.monotonic()
+            db.execute_sql(write)  # waits for it rather than fail
+            return time.monotonic() - started
+
+        assert pops_db.without_waiting(work) >= 0.2
+        other.execute("BEGIN IMMEDIATE")
+        try:
+            assert pops_db.without_waiting(lambda: db.execute_sql(write)) is None  # found busy first: not waited
+            # the same connection outside such work waits again (its busy timeout back before its next statement)
+            threading.Timer(0.25, other.execute, ("ROLLBACK",)).start()
+            db.execute_sql(write)
+        finally:
+            if other.in_transaction:
+                other.execute("ROLLBACK")
+        assert db.execute_sql("PRAGMA busy_timeout").fetchone()[0] == pops_db.BUSY_TIMEOUT_MS
+    finally:
+        other.close()
+
+
 def test_a_worker_process_runs_on_the_rehearsal_clock(db_url, tmp_path, monkeypatch):
     from pops.app import app_from_env
 
