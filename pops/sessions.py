@@ -236,7 +236,8 @@ def touch_session(session: SessionBase, *, idle: dt.timedelta | None = None, pag
     if page is not None:
         session.last_page = page[:300]
         params += (session.last_page,)
-    rows = db.write_after(_touch_sql(model._meta.table_name, page is not None), (*params, session.id))  # on the event loop (PostgreSQL): once the page is done
+    sql = _touch_sql(model._meta.table_name, page is not None)
+    rows = db.write_after(sql, (*params, session.id))  # on the event loop (PostgreSQL): once the page is done
     if page is not None and rows != 0:
         session.pages += 1
 
