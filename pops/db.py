@@ -1,6 +1,7 @@
 """The database from its URL: SQLite (WAL, busy timeout, foreign keys) or PostgreSQL (pooled)."""
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import hashlib
@@ -254,6 +255,7 @@ class LoopStatements:
         self.pool = AsyncConnectionPool(url, min_size=1, max_size=size, open=False, timeout=LOOP_WAIT_SECONDS,
                                         kwargs={"autocommit": True, "prepare_threshold": 0,
                                                 "application_name": LOOP_APPLICATION_NAME})
+        self._free = asyncio.Semaphore(size)
 
     async def open(self) -> "LoopStatements":
         await self.pool.open(wait=False)
@@ -264,16 +266,26 @@ class LoopStatements:
 
     @contextlib.asynccontextmanager
     async def _connection(self):
+        """One of the pool's connections. Pages queue for one on a semaphore (a waiting page costs a future), so
+        that the pool, whose own waiting costs a task each time, is asked only when one is free."""
         from psycopg_pool import PoolTimeout
 
         try:
-            connection = await self.pool.getconn()
-        except PoolTimeout as exc:
+            async with asyncio.timeout(LOOP_WAIT_SECONDS):
+                await self._free.acquire()
+        except TimeoutError as exc:
             raise LoopBusy from exc
         try:
-            yield connection
+            try:
+                connection = await self.pool.getconn()  # its own timeout still holds (a connection held elsewhere)
+            except PoolTimeout as exc:
+                raise LoopBusy from exc
+            try:
+                yield connection
+            finally:
+                await self.pool.putconn(connection)
         finally:
-            await self.pool.putconn(connection)
+            self._free.release()
 
     async def fetch_one(self, sql: str, params: tuple) -> tuple | None:
         """A read: a connection the server dropped (a restart) is let go by the pool, and the page runs on a

@@ -214,6 +214,25 @@ def test_on_postgresql_a_page_whose_loop_connections_are_all_taken_answers_from_
     assert PatientSession.get_by_id(session.id).pages == 2
 
 
+def test_on_postgresql_a_page_that_waited_too_long_for_a_loop_connection_is_refused_it(db_url, db):
+    """Pages queue for the loop's connections; one still waiting after LOOP_WAIT_SECONDS gets LoopBusy (it runs
+    on a thread instead: pops.loop_pages), and the connection serves the next page once it is free."""
+    if not db_url.startswith("postgres"):
+        pytest.skip("PostgreSQL only: SQLite's pages never await")
+
+    async def scenario():
+        statements = await pops_db.LoopStatements(db_url, 1).open()
+        try:
+            async with statements._connection():  # another page's, for longer than LOOP_WAIT_SECONDS
+                with pytest.raises(pops_db.LoopBusy):
+                    await statements.fetch_one("SELECT 1", ())
+            return await statements.fetch_one("SELECT 1", ())
+        finally:
+            await statements.close()
+
+    assert asyncio.run(scenario()) == (1,)
+
+
 def test_on_postgresql_a_touch_the_loop_could_not_send_is_written_from_a_thread(db_url, db, guarantor):
     if not db_url.startswith("postgres"):
         pytest.skip("PostgreSQL only: SQLite's pages never await")
