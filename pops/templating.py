@@ -120,7 +120,8 @@ class _WrittenSentences(jinja2.ext.Extension):
     """In an environment of one language, `_("a sentence")` is written in it when a template is compiled: the
     page holds the text, as `_()` would have made it, and makes no call for it on each render. A sentence with
     values, `_("… %(name)s …", name=…)`, is written in it too, and its values put in on each render by a filter
-    (_with_values), which Jinja calls directly. `_()` of a variable stays a call."""
+    (_with_values). `_()` of a variable, `_(error)`, becomes that filter's sibling, `(error)|…` (_translate):
+    Jinja calls a filter directly, and a function through the render's context."""
 
     def filter_stream(self, stream):
         lang = self.environment.sentences_in  # type: ignore[attr-defined]
@@ -129,32 +130,67 @@ class _WrittenSentences(jinja2.ext.Extension):
         while i < len(tokens):
             token = tokens[i]
             call = (token.type == "name" and token.value == "_" and (i == 0 or tokens[i - 1].type != "dot")
-                    and [t.type for t in tokens[i + 1:i + 3]] == ["lparen", "string"])
-            if call and tokens[i + 3].type == "rparen":
+                    and i + 3 < len(tokens) and tokens[i + 1].type == "lparen")
+            literal = call and tokens[i + 2].type == "string"
+            if literal and tokens[i + 3].type == "rparen":
                 sentence = str(_sentence(lang, tokens[i + 2].value))  # marked safe, as `_()` marks it
-                for kind, value in (("lparen", "("), ("string", sentence), ("pipe", "|"), ("name", "safe"),
-                                    ("rparen", ")")):
-                    yield jinja2.lexer.Token(token.lineno, kind, value)
+                yield from self._tokens(token, ("lparen", "("), ("string", sentence), ("pipe", "|"),
+                                        ("name", "safe"), ("rparen", ")"))
                 i += 4
                 continue
-            if call and [t.type for t in tokens[i + 3:i + 6]] == ["comma", "name", "assign"]:
+            if literal and [t.type for t in tokens[i + 3:i + 6]] == ["comma", "name", "assign"]:
                 sentence = i18n.translations(lang).gettext(tokens[i + 2].value)  # still to be %-formatted
-                for kind, value in (("lparen", "("), ("string", sentence), ("pipe", "|"), ("name", VALUES_FILTER),
-                                    ("lparen", "(")):
-                    yield jinja2.lexer.Token(token.lineno, kind, value)
-                i += 4  # the values and the call's closing parenthesis follow as written; one more closes it
-                depth = 1
-                while depth:
-                    inner = tokens[i]
-                    depth += {"lparen": 1, "rparen": -1}.get(inner.type, 0)
-                    yield inner
-                    i += 1
-                yield jinja2.lexer.Token(inner.lineno, "rparen", ")")
+                yield from self._tokens(token, ("lparen", "("), ("string", sentence), ("pipe", "|"),
+                                        ("name", VALUES_FILTER), ("lparen", "("))
+                end = _closing(tokens, i + 1)  # the values and the call's parenthesis as written; one more closes it
+                yield from tokens[i + 4:end + 1]
+                yield from self._tokens(tokens[end], ("rparen", ")"))
+                i = end + 1
+                continue
+            end = _closing(tokens, i + 1) if call and not literal else None
+            if end is not None and end > i + 2 and not any(
+                    t.type == "comma" and depth == 1 for t, depth in _depths(tokens, i + 1, end)):
+                yield from self._tokens(token, ("lparen", "("), ("lparen", "("))
+                yield from tokens[i + 2:end]
+                yield from self._tokens(tokens[end], ("rparen", ")"), ("pipe", "|"), ("name", TRANSLATED_FILTER),
+                                        ("rparen", ")"))
+                i = end + 1
                 continue
             yield token
             i += 1
 
+    @staticmethod
+    def _tokens(at: jinja2.lexer.Token, *kinds: tuple[str, str]) -> Iterator[jinja2.lexer.Token]:
+        for kind, value in kinds:
+            yield jinja2.lexer.Token(at.lineno, kind, value)
 
+
+def _depths(tokens: list, start: int, end: int) -> Iterator[tuple[jinja2.lexer.Token, int]]:
+    """tokens[start:end] with their depth in brackets of any kind (the opening one at `start` is depth 1)."""
+    depth = 0
+    for token in tokens[start:end]:
+        if token.type in ("lparen", "lbracket", "lbrace"):
+            depth += 1
+        elif token.type in ("rparen", "rbracket", "rbrace"):
+            depth -= 1
+        yield token, depth
+
+
+def _closing(tokens: list, start: int) -> int | None:
+    """The index of the bracket that closes the one at `start` (None: not in this stream)."""
+    depth = 0
+    for index in range(start, len(tokens)):
+        kind = tokens[index].type
+        if kind in ("lparen", "lbracket", "lbrace"):
+            depth += 1
+        elif kind in ("rparen", "rbracket", "rbrace"):
+            depth -= 1
+            if depth == 0:
+                return index
+    return None
+
+
+TRANSLATED_FILTER = "pops_translated"  # the filter _WrittenSentences writes `_()` of a variable with
 VALUES_FILTER = "pops_with_values"  # the filter _WrittenSentences writes a sentence's values with
 
 
@@ -213,6 +249,7 @@ def environment(globals: Mapping[str, Any] | None = None, *, auto_reload: bool =
     env.globals["_"] = _translate  # every environment here escapes: the same as the extension's `_`, faster
     env.filters["money"] = _money
     env.filters[VALUES_FILTER] = _with_values
+    env.filters[TRANSLATED_FILTER] = _translate
     env.filters["date"] = _date
     env.globals["languages"] = i18n.NAMES
     env.globals["tel"] = tel

@@ -90,17 +90,22 @@ def test_a_page_sentence_is_written_in_its_language_when_the_template_is_compile
     from pops.web.render import ENVIRONMENTS
 
     source = ('<h1>{{ _("Amount Due") }}</h1>'
-              '<p>{{ _("Statement of %(date)s, due %(due)s", date=when, due=tel("2") ~ "<") }}</p>')
+              '<p>{{ _("Statement of %(date)s, due %(due)s", date=when, due=tel("2") ~ "<") }}</p>'
+              '<h2>{{ _(option.label) }}</h2>')
     for lang, heading, sentence in (("en", "Amount Due", "Statement of %(date)s, due %(due)s"),
                                     ("es", "Monto a pagar", "Estado de cuenta del %(date)s, vence el %(due)s")):
         env = ENVIRONMENTS[lang]
         code = env.compile(source, raw=True)
         assert f"yield '<h1>{heading}</h1><p>'" in code, code  # text in the compiled page
         assert repr(sentence) in code, code  # the sentence with values, in its language
-        assert code.count("context.call(") == 1, code  # one call: tel() (the sentence's goes to its filter)
+        assert code.count("context.call(") == 1, code  # one call: tel() (the sentences go to their filters)
+        option = {"label": "Current Balance"}
         with templating.rendering(lang):
-            html = env.from_string(source).render(when="Nov 1 <b>")
-            assert html == env.from_string(source.replace('_("Statement', '_(("Statement').replace(
-                'due)s",', 'due)s"),')).render(when="Nov 1 <b>")  # what `_()` itself makes of it, called
+            html = env.from_string(source).render(when="Nov 1 <b>", option=option)
+            called = source.replace('_("Statement', '_(("Statement').replace('due)s",', 'due)s"),').replace(
+                "_(option.label)", "_(option.label, )")  # as written, `_()` itself is called for each
+            assert env.compile(called, raw=True).count("context.call(") == 3
+            assert html == env.from_string(called).render(when="Nov 1 <b>", option=option)
         want = sentence.replace("%(date)s", "Nov 1 &lt;b&gt;").replace("%(due)s", '<a href="tel:2">2</a>&lt;')
-        assert html == f"<h1>{heading}</h1><p>{want}</p>", html
+        balance = {"en": "Current Balance", "es": "Saldo actual"}[lang]
+        assert html == f"<h1>{heading}</h1><p>{want}</p><h2>{balance}</h2>", html
