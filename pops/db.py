@@ -203,6 +203,11 @@ def without_waiting(work: Callable[..., object], *args) -> object | None:
 LOOP_CONNECTIONS = 2  # of POPS_DB_POOL, the connections a process keeps for LoopStatements (4 or more in all)
 LOOP_WAIT_SECONDS = 1.0  # a page waits this long for one of them, then runs on a thread (LoopBusy)
 LOOP_APPLICATION_NAME = "pops-loop"  # how they show in pg_stat_activity
+# What the loop writes is a session's activity (its touch, a page visit counted), never money: its commits do not
+# wait for the WAL to reach the disk. A crash of PostgreSQL itself may lose the last fraction of a second of such
+# writes (wal_writer_delay, three times at most); nothing else is affected. Every patient's page would otherwise
+# hold its session row through a disk flush, one page after another.
+LOOP_SESSION_SETTINGS = "SET synchronous_commit TO off"
 
 
 class NeedsThread(BaseException):
@@ -230,7 +235,8 @@ def on_the_loop() -> Iterator[list[tuple[str, tuple]]]:
 
 def write_after(sql: str, params: tuple) -> int | None:
     """A one-statement write (`?` parameters): run now, its row count; within on_the_loop(), kept to run when
-    the page is done (None: not yet known)."""
+    the page is done (None: not yet known), on a connection whose commits do not wait for the disk
+    (LOOP_SESSION_SETTINGS): a session's activity only, never money."""
     later = _on_the_loop.get()
     if later is None:
         return execute(sql, params).rowcount
@@ -241,6 +247,10 @@ def write_after(sql: str, params: tuple) -> int | None:
 class LoopBusy(Exception):
     """None of the loop's connections came free within LOOP_WAIT_SECONDS (or the database is not answering),
     or a read found its connection dropped: nothing was written; the page runs on a thread instead."""
+
+
+async def _loop_connection_settings(connection) -> None:
+    await connection.execute(LOOP_SESSION_SETTINGS)
 
 
 class LoopStatements:
@@ -254,7 +264,8 @@ class LoopStatements:
 
         self.pool = AsyncConnectionPool(url, min_size=1, max_size=size, open=False, timeout=LOOP_WAIT_SECONDS,
                                         kwargs={"autocommit": True, "prepare_threshold": 0,
-                                                "application_name": LOOP_APPLICATION_NAME})
+                                                "application_name": LOOP_APPLICATION_NAME},
+                                        configure=_loop_connection_settings)
         self._free = asyncio.Semaphore(size)
 
     async def open(self) -> "LoopStatements":

@@ -233,6 +233,25 @@ def test_on_postgresql_a_page_that_waited_too_long_for_a_loop_connection_is_refu
     assert asyncio.run(scenario()) == (1,)
 
 
+def test_on_postgresql_only_the_loop_commits_without_waiting_for_the_disk(db_url, db):
+    """The loop writes a session's activity only (pops.db.LOOP_SESSION_SETTINGS); a page's other work, on a
+    thread, and so every payment, commits as the server is set to."""
+    if not db_url.startswith("postgres"):
+        pytest.skip("PostgreSQL only: SQLite's pages never await")
+
+    async def on_the_loop():
+        statements = await pops_db.LoopStatements(db_url, 1).open()
+        try:
+            return await statements.fetch_one("SHOW synchronous_commit", ())
+        finally:
+            await statements.close()
+
+    assert asyncio.run(on_the_loop()) == ("off",)
+    on_a_thread, configured = db.execute_sql("SELECT current_setting('synchronous_commit'), reset_val"
+                                             " FROM pg_settings WHERE name = 'synchronous_commit'").fetchone()
+    assert on_a_thread == configured != "off"
+
+
 def test_on_postgresql_a_touch_the_loop_could_not_send_is_written_from_a_thread(db_url, db, guarantor):
     if not db_url.startswith("postgres"):
         pytest.skip("PostgreSQL only: SQLite's pages never await")
