@@ -31,6 +31,7 @@ def _open(settings: Settings, *, upgrade: bool = False):
 def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> int:
     import uvicorn
 
+    from . import serving
     from .app import create_app
 
     db = _open(settings)
@@ -43,9 +44,14 @@ def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> int:
         served = "pops.app:app_from_env"
     else:
         served = create_app(settings, jobs=True)  # its lifespan runs the jobs (sending, settling)
-    uvicorn.run(served, factory=workers > 1, workers=workers if workers > 1 else None, host=host, port=port,
-                proxy_headers=bool(proxies), forwarded_allow_ips="*" if "*" in proxies else ",".join(proxies),
-                log_level="info", access_log=settings.access_log, server_header=False)
+    options = dict(host=host, port=port, proxy_headers=bool(proxies), log_level="info", server_header=False,
+                   forwarded_allow_ips="*" if "*" in proxies else ",".join(proxies), access_log=settings.access_log)
+    if workers > 1 and serving.SPREADS:  # Linux: a socket each, the kernel spreads the connections evenly
+        try:
+            return serving.Workers(uvicorn.Config(served, factory=True, workers=workers, **options), workers).run()
+        except serving.AddressInUse as exc:
+            return _fail(f"serve: {exc}", 1)
+    uvicorn.run(served, factory=workers > 1, workers=workers if workers > 1 else None, **options)
     return 0
 
 

@@ -1,11 +1,14 @@
 """Several processes: POPS_DB_POOL, the pooled and per-thread connections, X-POPS-Worker, `pops serve --workers 2`."""
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import html
+import http.client
 import os
 import re
 import secrets
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -330,6 +333,85 @@ def test_two_workers_answer_on_sqlite(db, two_workers, tmp_path, request):
     # A line per request only when asked (POPS_ACCESS_LOG=1); by default the proxy in front keeps that log.
     logged = '"GET /healthz HTTP/1.1" 200' in (tmp_path / "server.log").read_text()
     assert logged == (request.node.callspec.id == "access-log")
+
+
+def listening_sockets(port: int) -> int:
+    """How many sockets listen on 127.0.0.1:`port` (Linux's /proc/net/tcp: state 0A)."""
+    rows = [line.split() for line in Path("/proc/net/tcp").read_text().splitlines()[1:]]
+    return sum(1 for row in rows if row[3] == "0A" and int(row[1].split(":")[1], 16) == port)
+
+
+def all_listening(url: str, workers: int = 2) -> int:
+    """The server's port once each of its workers listens there (the first answers before the others start)."""
+    port = urlsplit(url).port
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while listening_sockets(port) < workers:
+        assert time.monotonic() < deadline, f"{listening_sockets(port)} of {workers} workers listen on {port}"
+        time.sleep(0.05)
+    return port
+
+
+def workers_of_connections_opened_at_once(url: str, count: int) -> collections.Counter:
+    """`count` keep-alive connections opened together, as a load generator or a proxy's pool opens them, then
+    asked which worker holds each."""
+    parts = urlsplit(url)
+    connections = [http.client.HTTPConnection(parts.hostname, parts.port, timeout=10) for _ in range(count)]
+    try:
+        for connection in connections:
+            connection.connect()
+        pids = collections.Counter()
+        for connection in connections:
+            connection.request("GET", "/healthz")
+            response = connection.getresponse()
+            response.read()
+            pids[response.getheader("X-POPS-Worker")] += 1
+        return pids
+    finally:
+        for connection in connections:
+            connection.close()
+
+
+LINUX = sys.platform.startswith("linux")
+
+
+@pytest.mark.skipif(PG or not LINUX, reason="the processes, not the database: once, on SQLite; Linux's SO_REUSEPORT")
+def test_each_worker_listens_on_its_own_socket_and_connections_opened_at_once_are_spread(db, two_workers):
+    port = all_listening(two_workers)
+    assert listening_sockets(port) == 2
+    pids = workers_of_connections_opened_at_once(two_workers, 40)
+    # One socket shared by both would give every waiting connection to whichever process woke first.
+    assert len(pids) == 2 and min(pids.values()) >= 8, pids
+
+
+@pytest.mark.skipif(PG or not LINUX, reason="the processes, not the database: once, on SQLite; Linux's SO_REUSEPORT")
+def test_a_worker_that_dies_is_replaced_and_no_connection_waits_on_its_socket(db, two_workers):
+    port = all_listening(two_workers)
+    dead = next(iter(workers_of_connections_opened_at_once(two_workers, 1)))
+    os.kill(int(dead), signal.SIGKILL)
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while True:
+        try:
+            pids = workers_of_connections_opened_at_once(two_workers, 20)
+        except OSError:  # a connection the dead worker's socket held when it died
+            pids = collections.Counter()
+        if len(pids) == 2 and dead not in pids:
+            break
+        assert time.monotonic() < deadline, f"no new worker took the dead one's place: {pids}"
+        time.sleep(0.2)
+    assert listening_sockets(port) == 2  # the dead worker's socket went with it: no connection is queued there
+
+
+@pytest.mark.skipif(PG or not LINUX, reason="the processes, not the database: once, on SQLite; Linux's SO_REUSEPORT")
+def test_a_second_server_on_the_same_address_is_refused_with_a_clear_message(db, two_workers, db_url, tmp_path):
+    port = all_listening(two_workers)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("POPS_")}
+    env.update(POPS_DATABASE_URL=db_url, POPS_SECRET_KEY=SECRET, POPS_ENV="test", POPS_DATA_DIR=str(tmp_path / "d2"))
+    second = subprocess.run([sys.executable, "-m", "pops", "serve", "--workers", "2", "--host", "127.0.0.1",
+                             "--port", str(port)], env=env, cwd=ROOT, capture_output=True, text=True,
+                            timeout=STARTUP_SECONDS)
+    assert second.returncode == 1
+    assert f"pops: serve: cannot listen on 127.0.0.1:{port}" in second.stderr
+    assert listening_sockets(port) == 2 and len(workers_of_connections_opened_at_once(two_workers, 20)) == 2
 
 
 @pytest.fixture
