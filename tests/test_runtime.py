@@ -1,6 +1,7 @@
 """Several processes: POPS_DB_POOL, the pooled and per-thread connections, X-POPS-Worker, `pops serve --workers 2`."""
 from __future__ import annotations
 
+import asyncio
 import collections
 import datetime as dt
 import html
@@ -22,7 +23,7 @@ import httpx2 as httpx
 import pytest
 from anyio import to_thread
 
-from pops import clock, links
+from pops import clock, links, serving
 from pops import db as pops_db
 from pops.app import create_app
 from pops.db import CheckedPool, database, open_database, request_scope
@@ -381,6 +382,29 @@ def test_each_worker_listens_on_its_own_socket_and_connections_opened_at_once_ar
     pids = workers_of_connections_opened_at_once(two_workers, 40)
     # One socket shared by both would give every waiting connection to whichever process woke first.
     assert len(pids) == 2 and min(pids.values()) >= 8, pids
+
+
+@pytest.mark.skipif(PG or not LINUX, reason="the processes, not the database: once, on SQLite; Linux's SO_REUSEPORT")
+def test_a_worker_socket_sends_each_answer_at_once():
+    """A connection accepted on a worker's socket has TCP_NODELAY, as on uvicorn's own: an answer written in two
+    parts (its head, then its body) does not wait for the client's delayed acknowledgement of the first."""
+    async def accepted_nodelay() -> int:
+        listening = serving._listening_socket("127.0.0.1", 0)
+        seen: asyncio.Future = asyncio.get_running_loop().create_future()
+
+        def connected(reader, writer):
+            seen.set_result(writer.get_extra_info("socket").getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            writer.close()
+
+        server = await asyncio.start_server(connected, sock=listening)
+        async with server:
+            _, writer = await asyncio.open_connection(*listening.getsockname())
+            try:
+                return await asyncio.wait_for(seen, 10)
+            finally:
+                writer.close()
+
+    assert asyncio.run(accepted_nodelay()) != 0
 
 
 @pytest.mark.skipif(PG or not LINUX, reason="the processes, not the database: once, on SQLite; Linux's SO_REUSEPORT")
