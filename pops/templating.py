@@ -14,8 +14,10 @@ from typing import Any, Iterator, Mapping
 from zoneinfo import ZoneInfo
 
 import jinja2
+import jinja2.compiler
 import jinja2.ext
 import jinja2.lexer
+from jinja2 import nodes
 from markupsafe import Markup, escape
 
 try:  # MarkupSafe's own escaping, without the Markup it wraps the text in (a Python call of its own each time)
@@ -77,7 +79,7 @@ def _translate(message: str, **variables) -> Markup:
     few dozen times, and the extension's way goes through three context calls each time."""
     if not variables and type(message) is str:
         return _sentence(_RENDERING.get(), message)
-    return Markup(_translated(_RENDERING.get(), message)) % variables
+    return _filled(_translated(_RENDERING.get(), message), variables)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -113,7 +115,17 @@ def tel(phone: str | None, text: str | None = None) -> Markup:
 def _with_values(sentence: str, **values) -> Markup:
     """A sentence written in its language when its template was compiled (_WrittenSentences), with its values:
     what `_(sentence, **values)` makes (values escaped)."""
-    return Markup(sentence) % values
+    return _filled(sentence, values)
+
+
+_AS_THEY_ARE = frozenset({int, float})  # what %d and %f take, and what escaping leaves unchanged anyway
+
+
+def _filled(sentence: str, values: Mapping[str, Any]) -> Markup:
+    """`Markup(sentence) % values`, the same text: each value escaped as MarkupSafe escapes it (a number left as
+    it is, for `%d`), without the wrapper object MarkupSafe makes of each value and of the mapping."""
+    return Markup(sentence % {name: value if value.__class__ in _AS_THEY_ARE else _escaped(value)
+                              for name, value in values.items()})
 
 
 class _WrittenSentences(jinja2.ext.Extension):
@@ -214,12 +226,55 @@ class _Template(jinja2.Template):
         return template
 
 
+class _JoinedOutput(jinja2.compiler.CodeGenerator):
+    """Jinja's code generator, but a run of text and values between two tags is written out as one piece:
+    `yield ''.join((text, escape(value), text, …))` where Jinja yields each part. A page's parts each pass
+    through every template it extends (a generator each), so a page yields a third as often. The parts and
+    their order, the constant text folded at compile time and each value's escaping are Jinja's own."""
+
+    def visit_Output(self, node: nodes.Output, frame) -> None:
+        if frame.buffer is not None or frame.require_output_check:
+            super().visit_Output(node, frame)  # a {% set %} or {% call %} block's buffer; outside a block
+            return
+        finalize = self._make_finalize()
+        body: list = []
+        for child in node.nodes:  # as jinja2.compiler.CodeGenerator.visit_Output folds its constants
+            try:
+                if not (finalize.const or isinstance(child, nodes.TemplateData)):
+                    raise nodes.Impossible()
+                const = self._output_child_to_const(child, frame, finalize)
+            except (nodes.Impossible, Exception):
+                body.append(child)
+                continue
+            if body and isinstance(body[-1], list):
+                body[-1].append(const)
+            else:
+                body.append([const])
+        if len(body) < 2:
+            super().visit_Output(node, frame)
+            return
+        self.writeline("yield ''.join((")
+        self.indent()
+        for item in body:
+            if isinstance(item, list):
+                self.writeline(self._output_const_repr(item) + ",")
+            else:
+                self.newline(item)
+                self._output_child_pre(item, frame, finalize)
+                self.visit(item, frame)
+                self._output_child_post(item, frame, finalize)
+                self.write(",")
+        self.outdent()
+        self.writeline("))")
+
+
 class _Environment(jinja2.Environment):
     """Jinja's environment with its globals final once environment() has set them: a template takes a copy (a
     dict, which each render's context copies at C speed) rather than a ChainMap over them. Its templates write
     values out with _escaped."""
 
     template_class = _Template
+    code_generator_class = _JoinedOutput
 
     def make_globals(self, d):
         return {**self.globals, **(d or {})}
