@@ -174,8 +174,9 @@ def _find_patient(token_hash: str) -> PatientSession | None:
         return None
     session = PatientSession.from_row(row)
     session._visit_counted = visited
-    guarantor = Guarantor.from_row(row, len(PatientSession._meta.sorted_fields))
-    group = Group.from_row(row, len(PatientSession._meta.sorted_fields) + len(Guarantor._meta.sorted_fields))
+    guarantor = Guarantor.from_row(row, len(PatientSession._meta.sorted_fields), seen_often=True)
+    group = Group.from_row(row, len(PatientSession._meta.sorted_fields) + len(Guarantor._meta.sorted_fields),
+                           seen_often=True)
     session.group = group
     session.guarantor = guarantor
     if guarantor.group_id == group.id:

@@ -20,6 +20,28 @@ def test_a_session_is_a_row_found_only_by_its_token(guarantor):
     assert sessions.load(PatientSession, None) is None
 
 
+def test_a_session_read_again_has_its_guarantor_and_group_as_they_are_now(guarantor):
+    """load() keeps the guarantor's and group's rows it has read with what they convert to (from_row's
+    seen_often): a row changed since is read afresh, and no instance shares its values with another."""
+    token, _ = sessions.start_patient(guarantor, "sign_in", "code")
+    first = sessions.load(PatientSession, token)
+    first.guarantor.first_name = "Changed in memory only"
+    first.group.show_current_balance = not first.group.show_current_balance
+    again = sessions.load(PatientSession, token)
+    assert again.guarantor.first_name == guarantor.first_name
+    assert again.group.show_current_balance == Group.get_by_id(guarantor.group_id).show_current_balance
+    assert again.group.show_current_balance is not first.group.show_current_balance
+
+    Group.update(name="Riverside Renamed", show_current_balance=False,
+                 session_idle_timeout=7).where(Group.id == guarantor.group_id).execute()
+    guarantor.first_name = "Marisol"
+    guarantor.save()
+    now = sessions.load(PatientSession, token)
+    assert (now.group.name, now.group.show_current_balance, now.group.session_idle_timeout) == (
+        "Riverside Renamed", False, 7)
+    assert now.guarantor.first_name == "Marisol"
+
+
 def test_each_sign_in_gets_a_new_session(guarantor):
     first, _ = sessions.start_patient(guarantor, "sign_in", "code")
     second, _ = sessions.start_patient(guarantor, "sign_in", "code")

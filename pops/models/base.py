@@ -51,6 +51,9 @@ class UTCDateTimeField(DateTimeField):
         return value
 
 
+ROWS_SEEN = 512  # rows kept per model by from_row(seen_often=True); all let go when full
+
+
 def _now() -> dt.datetime:
     return clock.now()
 
@@ -66,15 +69,32 @@ class BaseModel(Model):
         return ", ".join(f'{alias}."{f.column_name}"' for f in cls._meta.sorted_fields)
 
     @classmethod
-    def from_row(cls, row, start: int = 0):
-        """The instance in row[start:] as columns() lists it (a hand-written SELECT's row), as Peewee would build it."""
+    def from_row(cls, row, start: int = 0, *, seen_often: bool = False):
+        """The instance in row[start:] as columns() lists it (a hand-written SELECT's row), as Peewee would build it.
+
+        `seen_often`: a row read on every page and seldom changed (a session's guarantor and group). Its values as
+        read are kept with what they convert to, so the same row again is a copy of a dict, not a conversion of
+        each column; a changed row is a different key (nothing is kept but the row's own values)."""
         names, converted = cls._readers()
+        values = row[start:start + len(names)]
         instance = cls(__no_default__=1)
-        data = instance.__data__ = dict(zip(names, row[start:start + len(names)]))
+        if seen_often:
+            seen = cls.__dict__.get("_rows_seen")
+            if seen is None:
+                seen = cls._rows_seen = {}
+            data = seen.get(values)
+            if data is not None:
+                instance.__data__ = dict(data)  # its values are immutable (text, numbers, Decimal, dates, bools)
+                return instance
+        data = instance.__data__ = dict(zip(names, values))
         for name, read in converted:
             value = data[name]
             if value is not None:
                 data[name] = read(value)
+        if seen_often:
+            if len(seen) >= ROWS_SEEN:
+                seen.clear()
+            seen[values] = dict(data)
         return instance
 
     @classmethod
