@@ -85,6 +85,13 @@ def _untouched_patient_session(request: Request, *, touch_staff: bool) -> Patien
     return session
 
 
+def _page_path(request: Request) -> str:
+    """The path of the page asked for, as `request.url.path` gives it for a page the router matched, without
+    building the whole URL (and splitting it again) on every page."""
+    scope = request.scope
+    return scope.get("root_path", "") + scope["path"]
+
+
 # --- the database scope ---------------------------------------------------------------------
 
 def _in_db(endpoint: Callable[..., Response]) -> Callable[..., Response]:
@@ -126,7 +133,7 @@ def _page(endpoint: Callable[[Request], Response], gateway: bool, on_the_loop: b
                 statements, request.cookies.get(cookies.PATIENT), functools.partial(endpoint, request),
                 lambda: anyio.to_thread.run_sync(scoped, request, limiter=page_threads(request.app)),
                 functools.partial(anyio.to_thread.run_sync, _WRITE_KEPT, request),
-                None if quickpay is None else sessions.Visit(request.url.path, quickpay))
+                None if quickpay is None else sessions.Visit(_page_path(request), quickpay))
         loop_runner = getattr(request.app.state, "on_the_loop", None) if on_the_loop else None
         if loop_runner is not None:
             for pause in LOOP_RETRY_PAUSES:
@@ -224,7 +231,7 @@ def patient_page(endpoint: Callable | None = None, *, quickpay: bool = False, en
     def decorate(endpoint: Callable[[Request, PatientSession], Response]) -> Callable[[Request], Response]:
         @functools.wraps(endpoint)
         def guarded(request: Request) -> Response:
-            session, refused = _patient(request, quickpay, ended_page, page=request.url.path)
+            session, refused = _patient(request, quickpay, ended_page, page=_page_path(request))
             if refused is not None:
                 return refused
             if gateway:  # it may record a payment: the account's facts are read afresh after it

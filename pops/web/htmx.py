@@ -21,19 +21,24 @@ class Htmx:
         return self.request and not self.boosted and not self.history_restore
 
 
+NOT_HTMX = Htmx(request=False, boosted=False, target=None, history_restore=False, current_path="")
+
+
 def htmx(request: Request) -> Htmx:
     """The htmx details of this request, computed on first use and kept on request.state."""
     found = getattr(request.state, "htmx", None)
     if found is None:
         headers = request.headers
-        is_htmx = headers.get("hx-request") == "true"
-        found = Htmx(
-            request=is_htmx,
-            boosted=headers.get("hx-boosted") == "true",
-            target=headers.get("hx-target"),
-            history_restore=headers.get("hx-history-restore-request") == "true",
-            current_path=_path(headers.get("hx-current-url", "")) if is_htmx else "",
-        )
+        if headers.get("hx-request") != "true":
+            found = NOT_HTMX  # htmx sends its other headers with this one: alone they ask for nothing
+        else:
+            found = Htmx(
+                request=True,
+                boosted=headers.get("hx-boosted") == "true",
+                target=headers.get("hx-target"),
+                history_restore=headers.get("hx-history-restore-request") == "true",
+                current_path=_path(headers.get("hx-current-url", "")),
+            )
         request.state.htmx = found
     return found
 
