@@ -38,6 +38,7 @@ from http_helpers import open_browser, sign_in_as
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = secrets.token_urlsafe(36)
 PG = bool(os.environ.get("POPS_TEST_DATABASE_URL"))
+LINUX = sys.platform.startswith("linux")  # `pops serve --workers N`: a socket per worker (pops.serving)
 STARTUP_SECONDS = 30
 CSRF = "csrf-token-for-the-runtime-test-0123"
 APPROVED = {"number": "4242 4242 4242 4242", "expiry": "12/30", "cvc": "123"}
@@ -302,7 +303,9 @@ class Pinned:
 
 
 def one_connection_per_worker(url: str, workers: int = 2, tries: int = 200) -> list[Pinned]:
-    """Fresh keep-alive connections until one reaches each worker (the kernel spreads them)."""
+    """Fresh keep-alive connections until one reaches each worker (the kernel spreads them, once each listens)."""
+    if LINUX:
+        all_listening(url, workers)
     held: dict[str, Pinned] = {}
     for _ in range(tries):
         client = httpx.Client(base_url=url, follow_redirects=False, timeout=10, headers={"Origin": url},
@@ -370,9 +373,6 @@ def workers_of_connections_opened_at_once(url: str, count: int) -> collections.C
     finally:
         for connection in connections:
             connection.close()
-
-
-LINUX = sys.platform.startswith("linux")
 
 
 @pytest.mark.skipif(PG or not LINUX, reason="the processes, not the database: once, on SQLite; Linux's SO_REUSEPORT")
