@@ -6,7 +6,8 @@
 Starts `pops serve` on the demo ledger (SQLite, then PostgreSQL when --postgres or
 POPS_BENCH_DATABASE_URL names one that answers: its public schema is wiped) with 1 worker, then 2,
 and beside it a bare Starlette app with as many uvicorn workers, rendering a small Jinja page
-from a sync endpoint. Each is driven with the same load, alternately (bare, QuickPay, Home,
+from a sync endpoint (its workers started as `pops serve` starts its own: on Linux a socket each,
+so the kernel spreads the connections over both servers' workers alike). Each is driven with the same load, alternately (bare, QuickPay, Home,
 `--rounds` times): wrk when installed, else a Python load generator (keep-alive connections,
 split over processes). Prints requests/s, p50 and p99 (the median of the rounds) and the ratios to
 the bare page (each round's page to the same round's bare page, the median of the rounds). The patient's requests carry what a phone's browser would after its first visit (the
@@ -68,13 +69,26 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def listening_sockets(port: int) -> int | None:
+    """How many sockets listen on `port` (Linux's /proc/net/tcp), None where that cannot be read."""
+    try:
+        rows = [line.split() for line in Path("/proc/net/tcp").read_text().splitlines()[1:]]
+    except OSError:
+        return None
+    return sum(1 for row in rows if row[3] == "0A" and int(row[1].split(":")[1], 16) == port)
+
+
 class Server:
-    def __init__(self, argv: list[str], env: dict[str, str], port: int, log: Path, health: str):
+    def __init__(self, argv: list[str], env: dict[str, str], port: int, log: Path, health: str, workers: int = 1):
         self.port, self.log, self.health = port, log, health
         with open(log, "wb") as out:
             self.process = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
-        while not self._answers():
+        # Up once it answers and, where each worker has its own socket (pops.serving), every worker listens.
+        from pops.serving import SPREADS
+
+        sockets = workers if SPREADS else 1
+        while not self._answers() or (listening_sockets(port) or sockets) < sockets:
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.stop()
                 raise SystemExit(f"the server did not start:\n{log.read_text(errors='replace')[-3000:]}")
@@ -104,14 +118,28 @@ def pops_server(url: str, secret: str, workers: int, tmp: Path) -> Server:
     env.update(POPS_DATABASE_URL=url, POPS_SECRET_KEY=secret, POPS_ENV="production", POPS_DATA_DIR=str(tmp / "data"),
                POPS_BASE_URL=f"http://127.0.0.1:{port}", POPS_GATEWAY="sandbox")
     argv = [sys.executable, "-m", "pops", "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
-    return Server(argv, env, port, tmp / f"pops-{workers}.log", "/healthz")
+    return Server(argv, env, port, tmp / f"pops-{workers}.log", "/healthz", workers)
 
 
 def bare_server(workers: int, tmp: Path) -> Server:
     port = free_port()
-    argv = [sys.executable, "-m", "uvicorn", "throughput:bare_app", "--factory", "--app-dir", str(ROOT / "bench"),
-            "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), "--log-level", "warning"]
-    return Server(argv, dict(os.environ), port, tmp / f"bare-{workers}.log", "/bare")
+    argv = [sys.executable, __file__, "--bare-server", str(port), str(workers)]
+    return Server(argv, dict(os.environ), port, tmp / f"bare-{workers}.log", "/bare", workers)
+
+
+def serve_bare(port: int, workers: int) -> int:
+    """The bare app under uvicorn, its workers started as `pops serve` starts its own (pops.serving: on Linux a
+    socket each, the connections spread evenly), so that both servers get the same share of the CPUs."""
+    import uvicorn
+
+    from pops import serving
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    options = dict(factory=True, host="127.0.0.1", port=port, log_level="warning")
+    if workers > 1 and serving.SPREADS:
+        return serving.Workers(uvicorn.Config("throughput:bare_app", workers=workers, **options), workers).run()
+    uvicorn.run("throughput:bare_app", workers=workers if workers > 1 else None, **options)
+    return 0
 
 
 # --- the demo ledger and a patient's cookies --------------------------------------------------------
@@ -325,4 +353,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--bare-server"]:
+        sys.exit(serve_bare(int(sys.argv[2]), int(sys.argv[3])))
     sys.exit(main())
