@@ -86,10 +86,12 @@ def _untouched_patient_session(request: Request, *, touch_staff: bool) -> Patien
 
 
 def _page_path(request: Request) -> str:
-    """The path of the page asked for, as `request.url.path` gives it for a page the router matched, without
-    building the whole URL (and splitting it again) on every page."""
-    scope = request.scope
-    return scope.get("root_path", "") + scope["path"]
+    """The path of the page asked for, as `request.url.path` gives it, without building the whole URL (and
+    splitting it again) on every page: the scope's own, unless it holds what the URL would escape."""
+    path = request.scope["path"]
+    if "?" in path or "#" in path or "\\" in path:
+        return request.url.path
+    return path
 
 
 # --- the database scope ---------------------------------------------------------------------
