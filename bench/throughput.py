@@ -69,15 +69,6 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def listening_sockets(port: int) -> int | None:
-    """How many sockets listen on `port` (Linux's /proc/net/tcp), None where that cannot be read."""
-    try:
-        rows = [line.split() for line in Path("/proc/net/tcp").read_text().splitlines()[1:]]
-    except OSError:
-        return None
-    return sum(1 for row in rows if row[3] == "0A" and int(row[1].split(":")[1], 16) == port)
-
-
 class Server:
     def __init__(self, argv: list[str], env: dict[str, str], port: int, log: Path, health: str, workers: int = 1):
         self.port, self.log, self.health = port, log, health
@@ -85,7 +76,7 @@ class Server:
             self.process = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
         # Up once it answers and, where each worker has its own socket (pops.serving), every worker listens.
-        from pops.serving import SPREADS
+        from pops.serving import SPREADS, listening_sockets
 
         sockets = workers if SPREADS else 1
         while not self._answers() or (listening_sockets(port) or sockets) < sockets:

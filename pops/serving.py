@@ -17,6 +17,7 @@ import signal
 import socket
 import sys
 import threading
+from pathlib import Path
 
 import uvicorn
 from uvicorn.config import STARTUP_FAILURE
@@ -32,10 +33,14 @@ class AddressInUse(Exception):
     """Something already listens on the address: another server, or another `pops serve`."""
 
 
+def _family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
 def _listening_socket(host: str, port: int) -> socket.socket:
     # IPPROTO_TCP named, as uvicorn names it: asyncio sets TCP_NODELAY only on a connection whose socket says so,
     # and without it an answer written in two parts waits on the client's delayed acknowledgement.
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock = socket.socket(_family(host), socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
@@ -46,7 +51,7 @@ def _listening_socket(host: str, port: int) -> socket.socket:
 def _free(host: str, port: int) -> int:
     """The port, checked free by a bind without SO_REUSEPORT (which a listening `pops serve` would let through);
     port 0: the one the system chose."""
-    probe = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    probe = socket.socket(_family(host), socket.SOCK_STREAM)
     try:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         probe.bind((host, port))
@@ -55,6 +60,16 @@ def _free(host: str, port: int) -> int:
         raise AddressInUse(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
     finally:
         probe.close()
+
+
+def listening_sockets(port: int) -> int | None:
+    """How many sockets listen on IPv4 `port` (Linux's /proc/net/tcp, state 0A): one per worker once each has
+    started (a bench or a test waits for that); None where that cannot be read."""
+    try:
+        rows = [line.split() for line in Path("/proc/net/tcp").read_text().splitlines()[1:]]
+    except OSError:
+        return None
+    return sum(1 for row in rows if row[3] == "0A" and int(row[1].split(":")[1], 16) == port)
 
 
 def _worker(config: uvicorn.Config, sock: socket.socket) -> None:

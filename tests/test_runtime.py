@@ -24,6 +24,7 @@ import pytest
 from anyio import to_thread
 
 from pops import clock, links, serving
+from pops.serving import listening_sockets
 from pops import db as pops_db
 from pops.app import create_app
 from pops.db import CheckedPool, database, open_database, request_scope
@@ -337,12 +338,6 @@ def test_two_workers_answer_on_sqlite(db, two_workers, tmp_path, request):
     # A line per request only when asked (POPS_ACCESS_LOG=1); by default the proxy in front keeps that log.
     logged = '"GET /healthz HTTP/1.1" 200' in (tmp_path / "server.log").read_text()
     assert logged == (request.node.callspec.id == "access-log")
-
-
-def listening_sockets(port: int) -> int:
-    """How many sockets listen on 127.0.0.1:`port` (Linux's /proc/net/tcp: state 0A)."""
-    rows = [line.split() for line in Path("/proc/net/tcp").read_text().splitlines()[1:]]
-    return sum(1 for row in rows if row[3] == "0A" and int(row[1].split(":")[1], 16) == port)
 
 
 def all_listening(url: str, workers: int = 2) -> int:
