@@ -3,6 +3,7 @@ in English (but for a few names), and each committed .mo is exactly what its .po
 from __future__ import annotations
 
 import io
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from markupsafe import Markup
 
 from pops import templating
 
@@ -117,7 +119,6 @@ def test_a_run_of_text_and_values_is_written_out_in_one_piece_as_jinja_would_wri
     includes of another template, inheritance), character for character."""
     import jinja2
     import jinja2.compiler
-    from markupsafe import Markup
 
     source = ('{% macro row(x) %}<td>{{ x }}</td>{{ caller() if caller }}{% endmacro %}'
               '{% set block %}<i>{{ hostile }}</i> and {{ safe }}{% endset %}'
@@ -145,14 +146,12 @@ def test_a_run_of_text_and_values_is_written_out_in_one_piece_as_jinja_would_wri
 @pytest.mark.parametrize("values", [
     {"name": '<b>"Tom" & \'Jerry\'</b>', "n": 7},
     {"name": None, "n": 0},
-    {"name": __import__("markupsafe").Markup("<em>safe</em>"), "n": -3},
-    {"name": __import__("decimal").Decimal("12.50"), "n": 2},
+    {"name": Markup("<em>safe</em>"), "n": -3},
+    {"name": Decimal("12.50"), "n": 2},
     {"name": 3.5, "n": 12},
 ])
 def test_a_sentence_with_values_is_what_markupsafe_makes_of_it(values):
     """templating._filled (`_("…", name=…)` in a template) writes the text `Markup(sentence) % values` writes."""
-    from markupsafe import Markup
-
     for sentence in ("Dear %(name)s, card %(n)02d.", "%(name)s%% of %(n)d", "<p>%(name)s</p> (%(n)s)"):
         assert templating._with_values(sentence, **values) == Markup(sentence) % values
         assert isinstance(templating._with_values(sentence, **values), Markup)
