@@ -6,6 +6,7 @@ Builders and helpers live in factories.py and http_helpers.py; test modules impo
 from __future__ import annotations
 
 import datetime as dt
+import graphlib
 import os
 import shutil
 
@@ -43,23 +44,50 @@ def _sqlite_template(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def _postgres():
+    """The migrated test database, and the one batch of statements that empties it between tests."""
     db = open_database(PG_URL)
     with db:
         db.execute_sql("DROP SCHEMA IF EXISTS public CASCADE")
         db.execute_sql("CREATE SCHEMA public")
     migrate.upgrade(db)
+    with db:
+        emptying = _emptying(db)
     db.close()
-    return db
+    return db, emptying
+
+
+def _emptying(db) -> str:
+    """DELETE from every table, each after the tables that refer to it, then the sequences they own back to 1.
+
+    Not TRUNCATE: that makes new files for 46 tables and their indexes, 200 to 300 ms a test here,
+    against a few ms for deleting the handful of rows a test wrote. ledger_version goes last: deleting
+    a ledger row fires the trigger that writes it. The commit does not wait for the disk; nothing
+    but the test database is at stake."""
+    tables = [*(m._meta.table_name for m in TABLES), *QUEUE_TABLES]
+    order = graphlib.TopologicalSorter({table: () for table in tables})
+    referrers = db.execute_sql(
+        "SELECT c.conrelid::regclass::text, c.confrelid::regclass::text FROM pg_constraint c"
+        " WHERE c.contype = 'f' AND c.connamespace = 'public'::regnamespace").fetchall()
+    for referrer, referred in referrers:
+        referrer, referred = referrer.strip('"'), referred.strip('"')
+        if referrer != referred and {referrer, referred} <= set(tables):
+            order.add(referred, referrer)
+    tables = [t for t in order.static_order() if t != "ledger_version"] + ["ledger_version"]
+    sequences = [row[0] for row in db.execute_sql(  # those the tables own, as TRUNCATE's RESTART IDENTITY
+        "SELECT s.oid::regclass::text FROM pg_class s JOIN pg_depend d ON d.objid = s.oid AND d.deptype IN ('a', 'i')"
+        " JOIN pg_class t ON t.oid = d.refobjid WHERE s.relkind = 'S' AND t.relname = ANY(%s)", (tables,))]
+    return ";".join(["SET LOCAL synchronous_commit TO off",
+                     *(f'DELETE FROM "{table}"' for table in tables),
+                     *(f"SELECT setval('{sequence}', 1, false)" for sequence in sequences)])
 
 
 @pytest.fixture
 def db_url(request, tmp_path):
     """The URL of a fresh, migrated database for this test."""
     if PG_URL:
-        pg = request.getfixturevalue("_postgres")
+        pg, emptying = request.getfixturevalue("_postgres")
         with pg:
-            tables = ", ".join([*(f'"{m._meta.table_name}"' for m in TABLES), *QUEUE_TABLES])
-            pg.execute_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+            pg.execute_sql(emptying)
         return PG_URL
     path = tmp_path / "pops.sqlite3"
     shutil.copy(request.getfixturevalue("_sqlite_template"), path)
