@@ -13,6 +13,7 @@ from pops import clock, ledger
 from pops.gateways.sandbox_tables import SandboxCardToken, SandboxCharge
 from pops.jobs import runner
 from pops.models import AuditLog, Encounter, Group, Guarantor, OutboxMessage, PaymentAttempt, Receipt, StoredCard
+from pops.plans import charging
 from pops.plans.tables import Instalment, PaymentPlan, PlanNotice, PlanOffer, TextConsent
 
 from factories import add_line, owe
@@ -264,6 +265,25 @@ def test_payments_outside_the_plan_shrink_the_last_instalment(plan, app):
     amounts = [(i.status, i.amount) for i in Instalment.select().order_by(Instalment.number)]
     assert amounts == [("paid", D("50.00")), ("skipped", D("0.00"))]
     assert PaymentPlan.get().status == "completed"
+
+
+def test_an_instalment_charged_but_not_yet_marked_paid_does_not_shrink_the_others(plan, app):
+    # The run that charges instalment 1 records its payment, then marks it paid: a run in between (a racing
+    # job run, or the next one after a kill) sees the balance already $100.00 lower.
+    clock.freeze(dt.datetime(2026, 12, 15, 16, 0, tzinfo=dt.timezone.utc))
+    first = Instalment.get(Instalment.number == 1)
+    outcome, attempt = charging.charge_stored_card(
+        app.state.gateway, plan.guarantor, plan.stored_card, first.key(plan), first.amount, charging.PLAN,
+        lambda attempt: bool(Instalment.update(attempt=attempt).where(Instalment.id == first.id).execute()))
+    assert outcome == "settled" and ledger.balances_for(plan.guarantor).current_balance == D("100.00")
+    assert [i.number for i in charging.reconcile(PaymentPlan.get())] == [1, 2]
+    assert [(i.status, i.amount) for i in Instalment.select().order_by(Instalment.number)] == [
+        ("scheduled", D("100.00")), ("scheduled", D("100.00"))]
+    run_jobs(app)
+    assert [(i.status, i.amount) for i in Instalment.select().order_by(Instalment.number)] == [
+        ("paid", D("100.00")), ("scheduled", D("100.00"))]
+    assert PaymentAttempt.select().where(PaymentAttempt.entrance == "plan").count() == 1
+    assert PaymentPlan.get().status == "active"
 
 
 def test_escrow_puts_the_plan_on_hold_and_nothing_is_charged(plan, app):

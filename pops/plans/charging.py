@@ -32,14 +32,19 @@ def _unpaid(plan: PaymentPlan) -> list[Instalment]:
 
 def reconcile(plan: PaymentPlan) -> list[Instalment]:
     """Fit the unpaid instalments to what is owed now (payments outside the plan shrink the last ones
-    first); complete the plan when less than $1.00 is left. Returns the unpaid instalments left."""
-    unpaid = _unpaid(plan)
+    first); complete the plan when less than $1.00 is left. Returns the unpaid instalments left.
+
+    An instalment with a try out is left out of the fitting: its payment may be in the balance already,
+    recorded before the run that charged it marks it paid (another run, or one killed in between). The
+    balance is read first, so an instalment read afterwards as untried was not paid in it."""
     owed = ledger.balances_for(plan.guarantor).current_balance
-    left = min(sum((i.amount for i in unpaid), ZERO), owed)
-    if rules.completes(left):
+    unpaid = _unpaid(plan)
+    untried = [i for i in unpaid if i.attempt_id is None]
+    left = min(sum((i.amount for i in untried), ZERO), owed)
+    if rules.completes(left) and len(untried) == len(unpaid):
         finish(plan, PaymentPlan.COMPLETED, "completed")
         return []
-    for instalment, amount in zip(unpaid, rules.reduce_from_last([i.amount for i in unpaid], owed)):
+    for instalment, amount in zip(untried, rules.reduce_from_last([i.amount for i in untried], owed)):
         if amount != instalment.amount:
             Instalment.update(amount=amount, status=Instalment.SCHEDULED if amount > 0 else Instalment.SKIPPED).where(
                 Instalment.id == instalment.id).execute()
