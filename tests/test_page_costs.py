@@ -294,3 +294,39 @@ def test_on_postgresql_a_page_whose_loop_connection_the_server_dropped_still_ans
         assert client.get("/quickpay").status_code == 200
     assert client.get("/quickpay").status_code == 200
     assert PatientSession.get_by_id(session.id).pages == 4
+
+
+def test_on_postgresql_the_loop_reads_what_psycopg_reads_and_a_failed_statement_harms_nothing(db_url, db, guarantor):
+    """The loop sends its statements at libpq's level (pops.db._OnConnection): a session's row comes back with
+    the values and types a psycopg cursor gives; a statement the server refuses raises psycopg's own error and
+    the connection serves the next; an integer too big for the first one's type is prepared again."""
+    if not db_url.startswith("postgres"):
+        pytest.skip("PostgreSQL only: SQLite's pages never await")
+    import psycopg
+
+    token, _ = patient_session(guarantor)
+    token_hash = sessions.hash_token(token)
+
+    async def scenario():
+        statements = await pops_db.LoopStatements(db_url, 1).open()
+        try:
+            row = await statements.fetch_one(sessions._patient_sql(), (token_hash,))
+            async with await psycopg.AsyncConnection.connect(db_url, autocommit=True) as conn:
+                cursor = await conn.execute(sessions._patient_sql().replace("?", "%s"), (token_hash,))
+                expected = await cursor.fetchone()
+            with pytest.raises(psycopg.errors.DivisionByZero):
+                await statements.fetch_one("SELECT 1 / ?", (0,))
+            return (row, expected, await statements.fetch_one("SELECT ? + 1, ?", (41, None)),
+                    await statements.fetch_one("SELECT ? + 1, ?", (2**40, "x")),
+                    await statements.write('UPDATE "patient_session" SET "pages" = "pages" + ? WHERE "token_hash" = ?',
+                                           (2, token_hash)),
+                    await statements.fetch_one('SELECT 1 FROM "patient_session" WHERE "token_hash" = ?', ("none",)))
+        finally:
+            await statements.close()
+
+    row, expected, small, big, written, nothing = asyncio.run(scenario())
+    assert row == expected and [type(v) for v in row] == [type(v) for v in expected]
+    assert {dt.datetime, dt.date, bool, int, str} <= {type(v) for v in row}
+    assert small == (42, None) and big == (2**40 + 1, "x")
+    assert written == 1 and nothing is None
+    assert PatientSession.get(PatientSession.token_hash == token_hash).pages == 2
