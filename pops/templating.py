@@ -268,6 +268,26 @@ class _JoinedOutput(jinja2.compiler.CodeGenerator):
         self.writeline("))")
 
 
+# What Jinja writes to pass on another template's or block's output part by part, and what a page environment
+# (_JoinedOutput.whole) writes instead: the output joined into one piece, then passed on once.
+_PASSED_ON = {
+    "yield from parent_template.root_render_func(context)":
+        "yield ''.join(parent_template.root_render_func(context))",  # {% extends %}
+    "for event in gen:": "for event in (''.join(gen),):",  # {% include %}
+}
+
+
+class _WholeParts(_JoinedOutput):
+    """_JoinedOutput for pages rendered whole (never streamed with generate()): a block, the template a page
+    extends and an include each pass their output on as one piece. Each part of a page otherwise passes through
+    every template it extends, and through each block and include around it, a generator's turn at each."""
+
+    def writeline(self, x: str, node=None, extra: int = 0) -> None:
+        if x.startswith("yield from context.blocks[") and self.environment.is_async is False:
+            x = "yield ''.join(" + x[len("yield from "):] + ")"  # {% block %}
+        super().writeline(_PASSED_ON.get(x, x), node, extra)
+
+
 class _Environment(jinja2.Environment):
     """Jinja's environment with its globals final once environment() has set them: a template takes a copy (a
     dict, which each render's context copies at C speed) rather than a ChainMap over them. Its templates write
@@ -298,6 +318,7 @@ def environment(globals: Mapping[str, Any] | None = None, *, auto_reload: bool =
     )
     if language:
         env.sentences_in = i18n.language(language)  # type: ignore[attr-defined]
+        env.code_generator_class = _WholeParts  # a page: rendered whole
     # Every sentence a patient reads goes through gettext, in the language the render's context names
     # (`lang`: pops.language decides it; staff pages are English).
     env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]

@@ -114,9 +114,11 @@ def test_a_page_sentence_is_written_in_its_language_when_the_template_is_compile
 
 
 def test_a_run_of_text_and_values_is_written_out_in_one_piece_as_jinja_would_write_it():
-    """templating._JoinedOutput: text and values between two tags are one `yield` of their join; the page is the
-    one Jinja's own code generator writes (escaping, autoescape blocks, loops, macros, {% set %} blocks,
-    includes of another template, inheritance), character for character."""
+    """templating._JoinedOutput: text and values between two tags are one `yield` of their join, and in a page
+    environment (_WholeParts) a block, the template extended and an include pass their output on in one piece;
+    the page is the one Jinja's own code generator writes (escaping, autoescape blocks, loops, macros, {% set %}
+    blocks, includes of another template, inheritance, blocks overridden and their super()), character for
+    character."""
     import jinja2
     import jinja2.compiler
 
@@ -126,21 +128,30 @@ def test_a_run_of_text_and_values_is_written_out_in_one_piece_as_jinja_would_wri
               '{% for item in items %}<li class="{{ loop.index }}">{{ item }}{% if loop.last %}!{% endif %}</li>'
               '{% endfor %}{{ block }}{{ row(hostile) }}{% call row(n) %}<b>{{ safe }}</b>{% endcall %}'
               '{% autoescape false %}<raw>{{ hostile }}</raw>{% endautoescape %}'
-              '{{ _("Statement of %(date)s", date=hostile) }}{% include "inner.html" %}')
-    loader = jinja2.DictLoader({"page.html": source, "inner.html": "<q>{{ hostile }}{{ n + 1 }}</q>",
-                                "child.html": '{% extends "page.html" %}'})
+              '{{ _("Statement of %(date)s", date=hostile) }}{% include "inner.html" %}'
+              '{% block head %}<h>{{ n }}</h>{% block inner %}[{{ safe }}]{% endblock %}{% endblock %}'
+              '{% for item in items %}{% block each scoped %}<{{ item }}>{% endblock %}{% endfor %}')
+    loader = jinja2.DictLoader({
+        "page.html": source, "inner.html": "<q>{{ hostile }}{{ n + 1 }}</q>",
+        "child.html": '{% extends "page.html" %}',
+        "grandchild.html": '{% extends "middle.html" %}{% block inner %}{{ super() }}+{{ hostile }}{% endblock %}'
+                           '{% block each %}({{ item }}){{ super() }}{% endblock %}',
+        "middle.html": '{% extends "page.html" %}{% block head %}<m>{% include "inner.html" %}</m>{{ super() }}'
+                       '{% endblock %}'})
     values = {"hostile": '<script>"&\'', "safe": Markup("<em>ok</em>"), "n": 41, "items": ["a<", "b", "c"]}
     env = templating.environment(language="en")
     env.loader = loader
     stock = templating.environment(language="en")
     stock.loader = loader
     stock.code_generator_class = jinja2.compiler.CodeGenerator
-    for name in ("page.html", "child.html"):
+    for name in ("page.html", "child.html", "middle.html", "grandchild.html"):
         with templating.rendering("en"):
             assert env.get_template(name).render(values) == stock.get_template(name).render(values)
     code = env.compile(source, raw=True)
-    assert "yield ''.join((" in code
+    assert "yield ''.join((" in code and "yield ''.join(context.blocks['head'][0](context))" in code
     assert code.count("yield ") < stock.compile(source, raw=True).count("yield ") / 2, code
+    assert "yield ''.join(parent_template.root_render_func(context))" in env.compile(
+        loader.get_source(env, "middle.html")[0], raw=True)
 
 
 @pytest.mark.parametrize("values", [
