@@ -467,12 +467,10 @@ def _in_style(sql: str, param: str) -> str:
 def _prepared_forms(sql: str, count: int) -> tuple[str, str, str]:
     """A statement's name, its PREPARE (parameters $1, $2, ...) and its EXECUTE (psycopg's %s)."""
     name = "pops_" + hashlib.sha1(sql.encode()).hexdigest()[:20]
-    parts = sql.split("?")
-    if len(parts) - 1 != count:
-        raise ValueError(f"{len(parts) - 1} parameters in the statement, {count} given")
-    numbered = parts[0] + "".join(f"${n}{part}" for n, part in enumerate(parts[1:], start=1))
+    if sql.count("?") != count:
+        raise ValueError(f"{sql.count('?')} parameters in the statement, {count} given")
     run = f"EXECUTE {name} ({', '.join(['%s'] * count)})" if count else f"EXECUTE {name}"
-    return name, f"PREPARE {name} AS {numbered}", run
+    return name, f"PREPARE {name} AS {_numbered(sql)}", run
 
 
 def is_postgres() -> bool:

@@ -268,8 +268,8 @@ class _JoinedOutput(jinja2.compiler.CodeGenerator):
         self.writeline("))")
 
 
-# What Jinja writes to pass on another template's or block's output part by part, and what a page environment
-# (_JoinedOutput.whole) writes instead: the output joined into one piece, then passed on once.
+# What Jinja writes to pass on another template's output part by part, and what a page environment (_WholeParts)
+# writes instead: the output joined into one piece, then passed on once.
 _PASSED_ON = {
     "yield from parent_template.root_render_func(context)":
         "yield ''.join(parent_template.root_render_func(context))",  # {% extends %}
