@@ -8,8 +8,8 @@ POPS_BENCH_DATABASE_URL names one that answers: its public schema is wiped) with
 and beside it a bare Starlette app with as many uvicorn workers, rendering a small Jinja page
 from a sync endpoint (its workers started as `pops serve` starts its own: on Linux a socket
 each, so the kernel spreads the connections over both servers' workers alike). Each is driven
-with the same load, alternately (bare, QuickPay, Home, `--rounds` times): wrk when installed, else a Python load generator (keep-alive connections,
-split over processes). Prints requests/s, p50 and p99 (the median of the rounds) and the ratios to
+with the same load, alternately (bare, QuickPay, Home, `--rounds` times): wrk when installed,
+else a Python load generator (keep-alive connections, split over processes). Prints requests/s, p50 and p99 (the median of the rounds) and the ratios to
 the bare page (each round's page to the same round's bare page, the median of the rounds). The patient's requests carry what a phone's browser would after its first visit (the
 session cookie and the form token's). Targets: QuickPay at least 0.5 of the bare page's requests/s on SQLite and 0.3 on
 PostgreSQL; its p99 at most 3 × the bare page's. The load generator shares the machine's CPUs

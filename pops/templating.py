@@ -283,8 +283,8 @@ class _WholeParts(_JoinedOutput):
     every template it extends, and through each block and include around it, a generator's turn at each."""
 
     def writeline(self, x: str, node=None, extra: int = 0) -> None:
-        if x.startswith("yield from context.blocks[") and self.environment.is_async is False:
-            x = "yield ''.join(" + x[len("yield from "):] + ")"  # {% block %}
+        if x.startswith("yield from context.blocks["):  # {% block %} (Jinja writes it only when not async)
+            x = "yield ''.join(" + x[len("yield from "):] + ")"
         super().writeline(_PASSED_ON.get(x, x), node, extra)
 
 
